@@ -1,0 +1,14 @@
+#ifdef __CLING__
+#pragma link off all globals;
+#pragma link off all classes;
+#pragma link off all functions;
+
+#pragma link C++ class RooEFTONNXFunction+;
+#pragma link C++ class RooEFTUnbinnedPdf+;
+#pragma link C++ class RooEFTTemplatePdf+;
+#pragma link C++ function RooEFT::parseJsonStringList;
+#pragma link C++ function RooEFT::Math::code4Mult;
+#pragma link C++ function RooEFT::Math::code1Mult;
+#pragma link C++ function RooEFT::Math::code4Add;
+#pragma link C++ function RooEFT::Math::monomials;
+#endif

@@ -1,0 +1,65 @@
+/// \file OnnxSession.h
+/// \brief A minimal, cling-safe handle on an ONNX Runtime inference session.
+///
+/// ONNX Runtime is loaded at run time with `dlopen` (no link-time dependency): the library path is
+/// taken from the environment variable `ROOEFT_ONNXRUNTIME_LIB`, else from the path recorded at
+/// build time (the `onnxruntime` Python package's `libonnxruntime.so.*`), else from the dynamic
+/// loader's search path (`libonnxruntime.so`). The public header includes no ONNX Runtime header.
+#ifndef RooEFT_OnnxSession_h
+#define RooEFT_OnnxSession_h
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace RooEFT {
+
+/// One ONNX model (one float32 input `[batch, nIn]`, one float32 output `[batch, nOut]`) ready
+/// to run. Construction parses and checks the model; errors are `std::runtime_error`s whose
+/// message says what is wrong. Instances are not copyable; share them with `std::shared_ptr`.
+class OnnxSession {
+public:
+   /// Create a session from the serialised model bytes. `nThreads` is ONNX Runtime's intra-op
+   /// thread count (1 keeps RooFit's own parallelism in control).
+   explicit OnnxSession(const std::vector<unsigned char> &modelBytes, int nThreads = 1);
+   ~OnnxSession();
+   OnnxSession(const OnnxSession &) = delete;
+   OnnxSession &operator=(const OnnxSession &) = delete;
+
+   /// Number of input columns (observables) and output columns of the model.
+   std::size_t nInputs() const { return _nIn; }
+   std::size_t nOutputs() const { return _nOut; }
+   /// Names of the graph's input and output tensors.
+   const std::string &inputName() const { return _inName; }
+   const std::string &outputName() const { return _outName; }
+   /// Custom metadata value for `key` (empty string if absent).
+   std::string metadata(const std::string &key) const;
+
+   /// Run the model on `nEvents` rows of `nInputs()` floats (row-major) and write
+   /// `nEvents * nOutputs()` floats (row-major) to `out`. Large batches are split internally.
+   void run(const float *in, std::size_t nEvents, float *out) const;
+
+   /// Path of the ONNX Runtime shared library that is (or would be) loaded.
+   static std::string runtimeLibraryPath();
+   /// Read a whole file into bytes; throws `std::runtime_error` naming the file on failure.
+   static std::vector<unsigned char> readFile(const std::string &path);
+
+private:
+   struct Impl;
+   std::unique_ptr<Impl> _impl;
+   std::size_t _nIn = 0;
+   std::size_t _nOut = 0;
+   std::string _inName;
+   std::string _outName;
+};
+
+/// Parse a JSON array of strings, e.g. `["a", "b"]` (the rooeft metadata lists). Throws
+/// `std::runtime_error` on malformed input.
+std::vector<std::string> parseJsonStringList(const std::string &json);
+/// Parse a JSON object of numbers, e.g. `{"sig": 1.5}`, into (key, value) pairs in file order.
+std::vector<std::pair<std::string, double>> parseJsonNumberMap(const std::string &json);
+
+} // namespace RooEFT
+
+#endif

@@ -1,0 +1,553 @@
+#include "RooEFT/RooEFTUnbinnedPdf.h"
+
+#include "RooEFT/Detail.h"
+#include "RooEFT/Math.h"
+#include "RooEFT/OnnxSession.h"
+
+#include <RooAbsData.h>
+#include <RooArgSet.h>
+#include <RooExtendedBinding.h>
+#include <RooFit/EvalContext.h>
+#include <RooMsgService.h>
+#include <RooRealVar.h>
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+/// Where each per-event quantity sits in the network output (−1: absent), parsed from metadata.
+struct RooEFTUnbinnedPdf::Layout {
+   std::vector<std::string> observables, coefficients, processes, systematics, outputs;
+   std::size_t nT = 1;              ///< terms of the quadratic polynomial
+   std::vector<std::size_t> procT;  ///< terms kept per process: nT if EFT, else 1
+   std::vector<int> fracCol;        ///< per process
+   std::vector<int> termCol;        ///< nProc × nT (t = 0 unused)
+   std::vector<int> upCol, downCol; ///< nProc × nShape
+   std::size_t rowWidth = 0;        ///< doubles per cached event
+   std::vector<std::pair<std::string, double>> nominalRates;
+};
+
+namespace {
+constexpr std::size_t kMaxBatchCaches = 4;
+constexpr std::size_t kMaxScalarCache = 4000000;
+
+std::string pdfName(const RooAbsArg *a) { return std::string("RooEFTUnbinnedPdf '") + a->GetName() + "': "; }
+
+void checkNames(const RooAbsArg *self, const char *what, const RooArgList &given,
+                const std::vector<std::string> &expected, const char *key)
+{
+   bool ok = static_cast<std::size_t>(given.size()) == expected.size();
+   for (std::size_t i = 0; ok && i < expected.size(); ++i)
+      ok = expected[i] == given[i].GetName();
+   if (ok)
+      return;
+   std::string g, e;
+   for (auto *a : given)
+      g += std::string(g.empty() ? "" : ", ") + a->GetName();
+   for (auto &s : expected)
+      e += (e.empty() ? "" : ", ") + s;
+   throw std::invalid_argument(pdfName(self) + "mismatched " + what + ": given [" + g + "] but the model's " + key +
+                               " metadata lists [" + e + "] (names and order must match)");
+}
+} // namespace
+
+RooEFTUnbinnedPdf::RooEFTUnbinnedPdf(const char *name, const char *title, const char *onnxPath,
+                                     const RooArgList &observables, const RooArgList &coefficients,
+                                     const RooArgList &shapeNuisances)
+   : RooEFTUnbinnedPdf(name, title, RooEFT::OnnxSession::readFile(onnxPath), observables, coefficients,
+                       shapeNuisances)
+{
+}
+
+RooEFTUnbinnedPdf::RooEFTUnbinnedPdf(const char *name, const char *title,
+                                     const std::vector<unsigned char> &modelBytes, const RooArgList &observables,
+                                     const RooArgList &coefficients, const RooArgList &shapeNuisances)
+   : RooAbsPdf(name, title), _obs("obs", "observables", this), _theta("theta", "Wilson coefficients", this),
+     _nuShape("nuShape", "shape nuisances", this), _nuNorm("nuNorm", "normalisation nuisances", this),
+     _rates("rates", "rate modifiers", this), _modelBytes(modelBytes)
+{
+   init(observables, coefficients, shapeNuisances);
+}
+
+RooEFTUnbinnedPdf::RooEFTUnbinnedPdf(const RooEFTUnbinnedPdf &other, const char *name)
+   : RooAbsPdf(other, name), _obs("obs", this, other._obs), _theta("theta", this, other._theta),
+     _nuShape("nuShape", this, other._nuShape), _nuNorm("nuNorm", this, other._nuNorm),
+     _rates("rates", this, other._rates), _modelBytes(other._modelBytes), _yields(other._yields),
+     _xsec(other._xsec), _shapeNormUp(other._shapeNormUp), _shapeNormDown(other._shapeNormDown),
+     _normUp(other._normUp), _normDown(other._normDown), _normCode(other._normCode),
+     _rateProcess(other._rateProcess), _session(other._session), _layout(other._layout), _nCalls(other._nCalls)
+{
+}
+
+void RooEFTUnbinnedPdf::init(const RooArgList &observables, const RooArgList &coefficients,
+                             const RooArgList &shapeNuisances)
+{
+   const Layout &L = layout();
+   checkNames(this, "observables", observables, L.observables, "rooeft.observables");
+   checkNames(this, "coefficients", coefficients, L.coefficients, "rooeft.coefficients");
+   checkNames(this, "shape nuisances", shapeNuisances, L.systematics, "rooeft.systematics");
+   for (auto *a : observables) {
+      if (!dynamic_cast<RooRealVar *>(a))
+         throw std::invalid_argument(pdfName(this) + "observable '" + a->GetName() + "' must be a RooRealVar");
+   }
+   for (const RooArgList *l : {&coefficients, &shapeNuisances}) {
+      for (auto *a : *l) {
+         if (!dynamic_cast<RooAbsReal *>(a))
+            throw std::invalid_argument(pdfName(this) + "parameter '" + a->GetName() + "' is not a RooAbsReal");
+      }
+   }
+   _obs.add(observables);
+   _theta.add(coefficients);
+   _nuShape.add(shapeNuisances);
+   const std::size_t nP = L.processes.size(), nS = L.systematics.size();
+   _yields.assign(nP, 1.0);
+   for (auto &[proc, rate] : L.nominalRates) {
+      auto it = std::find(L.processes.begin(), L.processes.end(), proc);
+      if (it != L.processes.end())
+         _yields[it - L.processes.begin()] = rate;
+   }
+   _xsec.assign(nP * L.nT, 0.0);
+   for (std::size_t p = 0; p < nP; ++p)
+      _xsec[p * L.nT] = 1.0;
+   _shapeNormUp.assign(nP * nS, 1.0);
+   _shapeNormDown.assign(nP * nS, 1.0);
+}
+
+const RooEFT::OnnxSession &RooEFTUnbinnedPdf::session() const
+{
+   if (!_session)
+      _session = std::make_shared<RooEFT::OnnxSession>(_modelBytes);
+   return *_session;
+}
+
+const RooEFTUnbinnedPdf::Layout &RooEFTUnbinnedPdf::layout() const
+{
+   if (_layout)
+      return *_layout;
+   const auto &s = session();
+   auto L = std::make_shared<Layout>();
+   if (s.metadata("rooeft.convention") != "1")
+      throw std::invalid_argument(pdfName(this) + "the ONNX model has no 'rooeft.convention' = \"1\" metadata: it "
+                                                  "is not a rooeft model (see docs/onnx_convention.md)");
+   L->observables = RooEFT::parseJsonStringList(s.metadata("rooeft.observables"));
+   L->coefficients = RooEFT::parseJsonStringList(s.metadata("rooeft.coefficients"));
+   L->processes = RooEFT::parseJsonStringList(s.metadata("rooeft.processes"));
+   L->systematics = RooEFT::parseJsonStringList(s.metadata("rooeft.systematics"));
+   L->outputs = RooEFT::parseJsonStringList(s.metadata("rooeft.outputs"));
+   L->nominalRates = RooEFT::parseJsonNumberMap(s.metadata("rooeft.nominal_rates"));
+   if (L->processes.empty())
+      throw std::invalid_argument(pdfName(this) + "the model's rooeft.processes metadata is empty");
+   if (L->observables.size() != s.nInputs())
+      throw std::invalid_argument(pdfName(this) + "the model takes " + std::to_string(s.nInputs()) +
+                                  " input columns but its metadata names " + std::to_string(L->observables.size()) +
+                                  " observables");
+   if (L->outputs.size() != s.nOutputs())
+      throw std::invalid_argument(pdfName(this) + "the model has " + std::to_string(s.nOutputs()) +
+                                  " output columns but its metadata names " + std::to_string(L->outputs.size()));
+   const std::size_t nP = L->processes.size(), nC = L->coefficients.size(), nS = L->systematics.size();
+   L->nT = RooEFT::Math::nTerms(nC);
+   L->fracCol.assign(nP, -1);
+   L->termCol.assign(nP * L->nT, -1);
+   L->upCol.assign(nP * nS, -1);
+   L->downCol.assign(nP * nS, -1);
+   auto indexOf = [&](const std::vector<std::string> &v, const std::string &x, const std::string &col) {
+      auto it = std::find(v.begin(), v.end(), x);
+      if (it == v.end())
+         throw std::invalid_argument(pdfName(this) + "output column '" + col + "' names unknown '" + x + "'");
+      return static_cast<std::size_t>(it - v.begin());
+   };
+   for (std::size_t j = 0; j < L->outputs.size(); ++j) {
+      const std::string &col = L->outputs[j];
+      std::vector<std::string> parts;
+      std::size_t start = 0;
+      for (std::size_t pos; (pos = col.find(':', start)) != std::string::npos; start = pos + 1)
+         parts.push_back(col.substr(start, pos - start));
+      parts.push_back(col.substr(start));
+      const std::string &kind = parts[0];
+      const std::size_t expect = kind == "frac" ? 2 : kind == "quad" ? 4 : 3;
+      if (parts.size() != expect || (kind != "frac" && kind != "lin" && kind != "quad" && kind != "sysup" &&
+                                     kind != "sysdown"))
+         throw std::invalid_argument(pdfName(this) + "malformed output column name '" + col + "'");
+      const std::size_t p = indexOf(L->processes, parts[1], col);
+      const int jj = static_cast<int>(j);
+      if (kind == "frac") {
+         L->fracCol[p] = jj;
+      } else if (kind == "lin") {
+         L->termCol[p * L->nT + 1 + indexOf(L->coefficients, parts[2], col)] = jj;
+      } else if (kind == "quad") {
+         std::size_t a = indexOf(L->coefficients, parts[2], col), b = indexOf(L->coefficients, parts[3], col);
+         if (a > b)
+            std::swap(a, b);
+         // canonical index of (a, b): 1 + nC + Σ_{a'<a}(nC − a') + (b − a)
+         std::size_t t = 1 + nC;
+         for (std::size_t k = 0; k < a; ++k)
+            t += nC - k;
+         L->termCol[p * L->nT + t + (b - a)] = jj;
+      } else {
+         const std::size_t k = indexOf(L->systematics, parts[2], col);
+         (kind == "sysup" ? L->upCol : L->downCol)[p * nS + k] = jj;
+      }
+   }
+   if (nP > 1) {
+      for (std::size_t p = 0; p < nP; ++p) {
+         if (L->fracCol[p] < 0)
+            throw std::invalid_argument(pdfName(this) + "the model has several processes but no 'frac:" +
+                                        L->processes[p] + "' column");
+      }
+   }
+   for (std::size_t i = 0; i < nP * nS; ++i) {
+      if ((L->upCol[i] < 0) != (L->downCol[i] < 0))
+         throw std::invalid_argument(pdfName(this) + "process '" + L->processes[i / nS] + "', nuisance '" +
+                                     L->systematics[i % nS] + "' has only one of sysup/sysdown");
+   }
+   L->procT.resize(nP);
+   L->rowWidth = 0;
+   for (std::size_t p = 0; p < nP; ++p) {
+      bool eft = false;
+      for (std::size_t t = 1; t < L->nT; ++t)
+         eft = eft || L->termCol[p * L->nT + t] >= 0;
+      L->procT[p] = eft ? L->nT : 1;
+      L->rowWidth += L->procT[p];
+   }
+   L->rowWidth += 8 * nP * nS;
+   _layout = L;
+   return *_layout;
+}
+
+std::size_t RooEFTUnbinnedPdf::processIndex(const char *process) const
+{
+   const auto &procs = layout().processes;
+   auto it = std::find(procs.begin(), procs.end(), std::string(process));
+   if (it == procs.end()) {
+      std::string all;
+      for (auto &p : procs)
+         all += (all.empty() ? "" : ", ") + p;
+      throw std::invalid_argument(pdfName(this) + "unknown process '" + process + "' (the model has: " + all + ")");
+   }
+   return static_cast<std::size_t>(it - procs.begin());
+}
+
+const std::vector<std::string> &RooEFTUnbinnedPdf::processes() const { return layout().processes; }
+std::size_t RooEFTUnbinnedPdf::nTerms() const { return layout().nT; }
+
+void RooEFTUnbinnedPdf::setYield(const char *process, double nominalEvents)
+{
+   if (!(nominalEvents >= 0.0) || !std::isfinite(nominalEvents))
+      throw std::invalid_argument(pdfName(this) + "yield of '" + process + "' must be finite and >= 0, got " +
+                                  std::to_string(nominalEvents));
+   _yields[processIndex(process)] = nominalEvents;
+   setValueDirty();
+}
+
+void RooEFTUnbinnedPdf::setCrossSection(const char *process, const std::vector<double> &termRatios)
+{
+   const std::size_t p = processIndex(process), nT = layout().nT;
+   if (termRatios.size() != nT)
+      throw std::invalid_argument(pdfName(this) + "cross-section of '" + process + "' needs " + std::to_string(nT) +
+                                  " term ratios (canonical order), got " + std::to_string(termRatios.size()));
+   for (double v : termRatios) {
+      if (!std::isfinite(v))
+         throw std::invalid_argument(pdfName(this) + "cross-section of '" + process + "' has a non-finite term");
+   }
+   if (std::abs(termRatios[0] - 1.0) > 1e-9)
+      throw std::invalid_argument(pdfName(this) + "cross-section term ratios of '" + process +
+                                  "' must start with 1 (σ_0/σ_0), got " + std::to_string(termRatios[0]));
+   std::copy(termRatios.begin(), termRatios.end(), _xsec.begin() + p * nT);
+   setValueDirty();
+}
+
+void RooEFTUnbinnedPdf::setShapeNormEffect(const char *process, const char *nuisance, double kappaUp,
+                                           double kappaDown)
+{
+   const std::size_t p = processIndex(process);
+   const auto &syst = layout().systematics;
+   auto it = std::find(syst.begin(), syst.end(), std::string(nuisance));
+   if (it == syst.end())
+      throw std::invalid_argument(pdfName(this) + "unknown shape nuisance '" + nuisance + "'");
+   if (!(kappaUp > 0) || !(kappaDown > 0) || !std::isfinite(kappaUp) || !std::isfinite(kappaDown))
+      throw std::invalid_argument(pdfName(this) + "yield effects of '" + nuisance + "' on '" + process +
+                                  "' must be finite and > 0");
+   const std::size_t k = it - syst.begin(), nS = syst.size();
+   _shapeNormUp[p * nS + k] = kappaUp;
+   _shapeNormDown[p * nS + k] = kappaDown;
+   setValueDirty();
+}
+
+void RooEFTUnbinnedPdf::addNormSystematic(RooAbsReal &nuisance, const std::vector<double> &kappaUp,
+                                          const std::vector<double> &kappaDown, int code)
+{
+   const std::size_t nP = layout().processes.size();
+   if (kappaUp.size() != nP || kappaDown.size() != nP)
+      throw std::invalid_argument(pdfName(this) + "normalisation systematic '" + nuisance.GetName() + "' needs " +
+                                  std::to_string(nP) + " κ values per direction (one per process)");
+   for (std::size_t p = 0; p < nP; ++p) {
+      if (!(kappaUp[p] > 0) || !(kappaDown[p] > 0) || !std::isfinite(kappaUp[p]) || !std::isfinite(kappaDown[p]))
+         throw std::invalid_argument(pdfName(this) + "normalisation systematic '" + nuisance.GetName() +
+                                     "': κ must be finite and > 0");
+   }
+   if (code != 1 && code != 4)
+      throw std::invalid_argument(pdfName(this) + "interpolation code must be 1 or 4, got " + std::to_string(code));
+   if (_nuNorm.find(nuisance.GetName()) || _nuShape.find(nuisance.GetName()))
+      throw std::invalid_argument(pdfName(this) + "nuisance '" + nuisance.GetName() + "' is already used");
+   _nuNorm.add(nuisance);
+   _normUp.insert(_normUp.end(), kappaUp.begin(), kappaUp.end());
+   _normDown.insert(_normDown.end(), kappaDown.begin(), kappaDown.end());
+   _normCode.push_back(code);
+   setValueDirty();
+}
+
+void RooEFTUnbinnedPdf::setRateModifier(const char *process, RooAbsReal &mu)
+{
+   const int p = static_cast<int>(processIndex(process));
+   if (std::find(_rateProcess.begin(), _rateProcess.end(), p) != _rateProcess.end())
+      throw std::invalid_argument(pdfName(this) + "process '" + process + "' already has a rate modifier");
+   _rates.add(mu);
+   _rateProcess.push_back(p);
+   setValueDirty();
+}
+
+double RooEFTUnbinnedPdf::rateFactor(std::size_t p) const
+{
+   const std::size_t nP = layout().processes.size();
+   double f = 1.0;
+   for (std::size_t k = 0; k < _normCode.size(); ++k) {
+      const double nu = static_cast<const RooAbsReal &>(_nuNorm[k]).getVal();
+      f *= RooEFT::Math::normFactor(_normCode[k], nu, _normUp[k * nP + p], _normDown[k * nP + p]);
+   }
+   for (std::size_t r = 0; r < _rateProcess.size(); ++r) {
+      if (static_cast<std::size_t>(_rateProcess[r]) == p)
+         f *= static_cast<const RooAbsReal &>(_rates[r]).getVal();
+   }
+   return f;
+}
+
+void RooEFTUnbinnedPdf::coefficients(std::vector<double> &coef) const
+{
+   const Layout &L = layout();
+   std::vector<double> theta(_theta.size()), m(L.nT);
+   for (std::size_t a = 0; a < theta.size(); ++a)
+      theta[a] = static_cast<const RooAbsReal &>(_theta[a]).getVal();
+   RooEFT::Math::monomials(theta.data(), theta.size(), m.data());
+   coef.clear();
+   for (std::size_t p = 0; p < L.processes.size(); ++p) {
+      const double mu = rateFactor(p);
+      for (std::size_t t = 0; t < L.procT[p]; ++t)
+         coef.push_back(mu * m[t]);
+   }
+}
+
+double RooEFTUnbinnedPdf::processYield(const char *process) const
+{
+   const std::size_t p = processIndex(process);
+   const Layout &L = layout();
+   std::vector<double> theta(_theta.size()), m(L.nT);
+   for (std::size_t a = 0; a < theta.size(); ++a)
+      theta[a] = static_cast<const RooAbsReal &>(_theta[a]).getVal();
+   RooEFT::Math::monomials(theta.data(), theta.size(), m.data());
+   const std::size_t nS = L.systematics.size();
+   double y = _yields[p] * rateFactor(p) * RooEFT::Math::dot(&_xsec[p * L.nT], m.data(), L.nT);
+   for (std::size_t k = 0; k < nS; ++k) {
+      const double nu = static_cast<const RooAbsReal &>(_nuShape[k]).getVal();
+      y *= RooEFT::Math::code4Mult(nu, _shapeNormUp[p * nS + k], _shapeNormDown[p * nS + k]);
+   }
+   return y;
+}
+
+double RooEFTUnbinnedPdf::expectedYield() const
+{
+   double total = 0.0;
+   for (const auto &p : layout().processes)
+      total += processYield(p.c_str());
+   return total;
+}
+
+double RooEFTUnbinnedPdf::expectedEvents(const RooArgSet * /*nset*/) const { return expectedYield(); }
+
+Int_t RooEFTUnbinnedPdf::getAnalyticalIntegral(RooArgSet &allVars, RooArgSet &analVars, const char *) const
+{
+   RooArgSet obs(_obs);
+   if (matchArgs(allVars, analVars, obs))
+      return 1;
+   return 0;
+}
+
+double RooEFTUnbinnedPdf::analyticalIntegral(Int_t code, const char *) const
+{
+   if (code != 1)
+      throw std::logic_error(pdfName(this) + "unknown integration code " + std::to_string(code));
+   double n0 = 0.0;
+   for (double y : _yields)
+      n0 += y;
+   return expectedYield() / n0;
+}
+
+void RooEFTUnbinnedPdf::fillRows(const float *net, std::size_t n, double *rows) const
+{
+   const Layout &L = layout();
+   const std::size_t nP = L.processes.size(), nS = L.systematics.size(), nOut = L.outputs.size();
+   std::size_t nBad = 0, firstBad = 0;
+   for (std::size_t i = 0; i < n; ++i) {
+      const float *o = net + i * nOut;
+      double *row = rows + i * L.rowWidth;
+      double *sys = row;
+      for (std::size_t p = 0; p < nP; ++p)
+         sys += L.procT[p];
+      bool bad = false;
+      double *q = row;
+      for (std::size_t p = 0; p < nP; ++p) {
+         const double frac = L.fracCol[p] >= 0 ? o[L.fracCol[p]] : 1.0;
+         q[0] = frac;
+         for (std::size_t t = 1; t < L.procT[p]; ++t) {
+            const int c = L.termCol[p * L.nT + t];
+            q[t] = c >= 0 ? frac * o[c] : 0.0;
+         }
+         for (std::size_t t = 0; t < L.procT[p]; ++t)
+            bad = bad || !std::isfinite(q[t]);
+         q += L.procT[p];
+         for (std::size_t k = 0; k < nS; ++k, sys += 8) {
+            const int cu = L.upCol[p * nS + k], cd = L.downCol[p * nS + k];
+            const double up = cu >= 0 ? o[cu] : 1.0, down = cd >= 0 ? o[cd] : 1.0;
+            if (!(up > 0) || !(down > 0) || !std::isfinite(up) || !std::isfinite(down)) {
+               bad = true;
+               std::fill(sys, sys + 8, 0.0);
+               continue;
+            }
+            RooEFT::Math::code4MultCoefficients(up, down, sys);
+            sys[6] = std::log(up);
+            sys[7] = std::log(down);
+         }
+      }
+      if (bad) {
+         if (nBad++ == 0)
+            firstBad = i;
+         row[0] = std::numeric_limits<double>::quiet_NaN();
+      }
+   }
+   if (nBad > 0) {
+      coutE(Eval) << pdfName(this) << nBad << " of " << n << " events have non-finite network outputs or "
+                  << "non-positive systematic ratios (first: event " << firstBad
+                  << "); their ratio is NaN and the likelihood reports it as an evaluation error" << std::endl;
+   }
+}
+
+double RooEFTUnbinnedPdf::evaluate() const
+{
+   const Layout &L = layout();
+   std::string key(_obs.size() * sizeof(double), '\0');
+   std::vector<float> in(_obs.size());
+   for (std::size_t j = 0; j < _obs.size(); ++j) {
+      const double v = static_cast<const RooAbsReal &>(_obs[j]).getVal();
+      std::memcpy(&key[j * sizeof(double)], &v, sizeof(double));
+      in[j] = static_cast<float>(v);
+   }
+   auto it = _scalarCache.find(key);
+   if (it == _scalarCache.end()) {
+      std::vector<float> net(L.outputs.size());
+      session().run(in.data(), 1, net.data());
+      ++*_nCalls;
+      std::vector<double> row(L.rowWidth);
+      fillRows(net.data(), 1, row.data());
+      if (_scalarCache.size() >= kMaxScalarCache)
+         _scalarCache.clear();
+      it = _scalarCache.emplace(std::move(key), std::move(row)).first;
+   }
+   std::vector<double> coef;
+   coefficients(coef);
+   std::vector<double> nu(_nuShape.size());
+   for (std::size_t k = 0; k < nu.size(); ++k)
+      nu[k] = static_cast<const RooAbsReal &>(_nuShape[k]).getVal();
+   const double r = RooEFT::Math::eventRatio(it->second.data(), L.processes.size(), L.procT.data(), coef.data(),
+                                             nu.size(), nu.data());
+   if (!(r > 0))
+      logEvalError(std::isnan(r) ? "per-event ratio R is not finite" : "per-event ratio R <= 0");
+   return r;
+}
+
+void RooEFTUnbinnedPdf::doEval(RooFit::EvalContext &ctx) const
+{
+   const Layout &L = layout();
+   std::vector<std::span<const double>> cols;
+   std::size_t n = 1;
+   for (RooAbsArg *arg : _obs) {
+      cols.push_back(ctx.at(static_cast<RooAbsReal *>(arg)));
+      n = std::max(n, cols.back().size());
+   }
+   std::span<double> output = ctx.output();
+   auto key = RooEFT::Detail::fingerprint(cols, n);
+   auto hit = std::find_if(_cache.begin(), _cache.end(), [&](const CacheEntry &e) { return e.key == key; });
+   if (hit == _cache.end()) {
+      CacheEntry e;
+      e.key = std::move(key);
+      std::vector<float> in, net(n * L.outputs.size());
+      RooEFT::Detail::gatherRows(cols, n, in);
+      session().run(in.data(), n, net.data());
+      ++*_nCalls;
+      e.rows.resize(n * L.rowWidth);
+      fillRows(net.data(), n, e.rows.data());
+      if (_cache.size() >= kMaxBatchCaches)
+         _cache.pop_back();
+      _cache.insert(_cache.begin(), std::move(e));
+      hit = _cache.begin();
+   } else if (hit != _cache.begin()) {
+      std::rotate(_cache.begin(), hit, hit + 1);
+      hit = _cache.begin();
+   }
+   std::vector<double> coef;
+   coefficients(coef);
+   std::vector<double> nu(_nuShape.size());
+   for (std::size_t k = 0; k < nu.size(); ++k)
+      nu[k] = ctx.at(static_cast<RooAbsReal *>(&_nuShape[k]))[0];
+   const double *rows = hit->rows.data();
+   const std::size_t w = L.rowWidth, nP = L.processes.size(), nS = nu.size();
+   for (std::size_t i = 0; i < output.size(); ++i)
+      output[i] = RooEFT::Math::eventRatio(rows + i * w, nP, L.procT.data(), coef.data(), nS, nu.data());
+}
+
+void RooEFTUnbinnedPdf::precompute(const RooAbsData &data) const
+{
+   const Layout &L = layout();
+   const std::size_t n = data.numEntries(), d = _obs.size();
+   std::vector<float> in(n * d);
+   std::vector<std::string> keys(n, std::string(d * sizeof(double), '\0'));
+   for (std::size_t i = 0; i < n; ++i) {
+      const RooArgSet *row = data.get(i);
+      for (std::size_t j = 0; j < d; ++j) {
+         auto *v = dynamic_cast<const RooAbsReal *>(row->find(_obs[j].GetName()));
+         if (!v)
+            throw std::invalid_argument(pdfName(this) + "dataset '" + data.GetName() + "' has no observable '" +
+                                        _obs[j].GetName() + "'");
+         const double x = v->getVal();
+         in[i * d + j] = static_cast<float>(x);
+         std::memcpy(&keys[i][j * sizeof(double)], &x, sizeof(double));
+      }
+   }
+   std::vector<float> net(n * L.outputs.size());
+   session().run(in.data(), n, net.data());
+   ++*_nCalls;
+   std::vector<double> rows(n * L.rowWidth);
+   fillRows(net.data(), n, rows.data());
+   if (_scalarCache.size() + n > kMaxScalarCache)
+      _scalarCache.clear();
+   for (std::size_t i = 0; i < n; ++i)
+      _scalarCache[keys[i]] = std::vector<double>(rows.begin() + i * L.rowWidth, rows.begin() + (i + 1) * L.rowWidth);
+}
+
+void RooEFTUnbinnedPdf::clearCache() const
+{
+   _cache.clear();
+   _scalarCache.clear();
+}
+
+std::size_t RooEFTUnbinnedPdf::cachedEvents() const
+{
+   std::size_t n = _scalarCache.size();
+   for (const auto &e : _cache)
+      n += e.rows.size() / std::max<std::size_t>(1, layout().rowWidth);
+   return n;
+}
+
+std::unique_ptr<RooAbsReal> RooEFTUnbinnedPdf::createExpectedEventsFunc(const RooArgSet *) const
+{
+   std::string name = std::string(GetName()) + "_expectedEvents";
+   return std::make_unique<RooExtendedBinding>(name.c_str(), name.c_str(), const_cast<RooEFTUnbinnedPdf &>(*this));
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Obtain the ONNX Runtime C/C++ API headers without installing anything system-wide: download
+# Debian's libonnxruntime-dev package (trixie, headers of API version 21, compatible with newer
+# runtimes) with a private apt state directory and extract only its headers into
+# .deps/onnxruntime/usr/include/onnxruntime. Idempotent.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+dest="$here/.deps/onnxruntime"
+if [[ -f "$dest/usr/include/onnxruntime/onnxruntime_c_api.h" ]]; then
+  echo "ONNX Runtime headers already in $dest"; exit 0
+fi
+work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/lists/partial" "$work/cache/archives/partial"
+echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main" > "$work/sources.list"
+apt_opts=(-q -o "Dir::Etc::SourceList=$work/sources.list" -o Dir::Etc::SourceParts=/dev/null
+  -o "Dir::State::Lists=$work/lists" -o "Dir::Cache=$work/cache" -o Debug::NoLocking=1
+  -o APT::Sandbox::User=root)
+apt-get "${apt_opts[@]}" update >/dev/null
+(cd "$work" && apt-get "${apt_opts[@]}" download libonnxruntime-dev >/dev/null)
+deb="$(ls "$work"/libonnxruntime-dev_*.deb)"
+mkdir -p "$work/x" "$dest/usr/include"
+dpkg-deb -x "$deb" "$work/x"
+cp -r "$work/x/usr/include/onnxruntime" "$dest/usr/include/"
+echo "ONNX Runtime headers from $(basename "$deb") in $dest/usr/include/onnxruntime"
