@@ -75,7 +75,7 @@ RooEFTUnbinnedPdf::RooEFTUnbinnedPdf(const RooEFTUnbinnedPdf &other, const char 
      _rates("rates", this, other._rates), _modelBytes(other._modelBytes), _yields(other._yields),
      _xsec(other._xsec), _shapeNormUp(other._shapeNormUp), _shapeNormDown(other._shapeNormDown),
      _normUp(other._normUp), _normDown(other._normDown), _normCode(other._normCode),
-     _rateProcess(other._rateProcess), _session(other._session), _layout(other._layout), _nCalls(other._nCalls)
+     _rateProcess(other._rateProcess), _session(other._session), _layout(other._layout), _caches(other._caches), _nCalls(other._nCalls)
 {
 }
 
@@ -440,16 +440,16 @@ double RooEFTUnbinnedPdf::evaluate() const
       std::memcpy(&key[j * sizeof(double)], &v, sizeof(double));
       in[j] = static_cast<float>(v);
    }
-   auto it = _scalarCache.find(key);
-   if (it == _scalarCache.end()) {
+   auto it = _caches->scalar.find(key);
+   if (it == _caches->scalar.end()) {
       std::vector<float> net(L.outputs.size());
       session().run(in.data(), 1, net.data());
       ++*_nCalls;
       std::vector<double> row(L.rowWidth);
       fillRows(net.data(), 1, row.data());
-      if (_scalarCache.size() >= kMaxScalarCache)
-         _scalarCache.clear();
-      it = _scalarCache.emplace(std::move(key), std::move(row)).first;
+      if (_caches->scalar.size() >= kMaxScalarCache)
+         _caches->scalar.clear();
+      it = _caches->scalar.emplace(std::move(key), std::move(row)).first;
    }
    std::vector<double> coef;
    coefficients(coef);
@@ -474,8 +474,8 @@ void RooEFTUnbinnedPdf::doEval(RooFit::EvalContext &ctx) const
    }
    std::span<double> output = ctx.output();
    auto key = RooEFT::Detail::fingerprint(cols, n);
-   auto hit = std::find_if(_cache.begin(), _cache.end(), [&](const CacheEntry &e) { return e.key == key; });
-   if (hit == _cache.end()) {
+   auto hit = std::find_if(_caches->batch.begin(), _caches->batch.end(), [&](const CacheEntry &e) { return e.key == key; });
+   if (hit == _caches->batch.end()) {
       CacheEntry e;
       e.key = std::move(key);
       std::vector<float> in, net(n * L.outputs.size());
@@ -484,13 +484,13 @@ void RooEFTUnbinnedPdf::doEval(RooFit::EvalContext &ctx) const
       ++*_nCalls;
       e.rows.resize(n * L.rowWidth);
       fillRows(net.data(), n, e.rows.data());
-      if (_cache.size() >= kMaxBatchCaches)
-         _cache.pop_back();
-      _cache.insert(_cache.begin(), std::move(e));
-      hit = _cache.begin();
-   } else if (hit != _cache.begin()) {
-      std::rotate(_cache.begin(), hit, hit + 1);
-      hit = _cache.begin();
+      if (_caches->batch.size() >= kMaxBatchCaches)
+         _caches->batch.pop_back();
+      _caches->batch.insert(_caches->batch.begin(), std::move(e));
+      hit = _caches->batch.begin();
+   } else if (hit != _caches->batch.begin()) {
+      std::rotate(_caches->batch.begin(), hit, hit + 1);
+      hit = _caches->batch.begin();
    }
    std::vector<double> coef;
    coefficients(coef);
@@ -526,22 +526,22 @@ void RooEFTUnbinnedPdf::precompute(const RooAbsData &data) const
    ++*_nCalls;
    std::vector<double> rows(n * L.rowWidth);
    fillRows(net.data(), n, rows.data());
-   if (_scalarCache.size() + n > kMaxScalarCache)
-      _scalarCache.clear();
+   if (_caches->scalar.size() + n > kMaxScalarCache)
+      _caches->scalar.clear();
    for (std::size_t i = 0; i < n; ++i)
-      _scalarCache[keys[i]] = std::vector<double>(rows.begin() + i * L.rowWidth, rows.begin() + (i + 1) * L.rowWidth);
+      _caches->scalar[keys[i]] = std::vector<double>(rows.begin() + i * L.rowWidth, rows.begin() + (i + 1) * L.rowWidth);
 }
 
 void RooEFTUnbinnedPdf::clearCache() const
 {
-   _cache.clear();
-   _scalarCache.clear();
+   _caches->batch.clear();
+   _caches->scalar.clear();
 }
 
 std::size_t RooEFTUnbinnedPdf::cachedEvents() const
 {
-   std::size_t n = _scalarCache.size();
-   for (const auto &e : _cache)
+   std::size_t n = _caches->scalar.size();
+   for (const auto &e : _caches->batch)
       n += e.rows.size() / std::max<std::size_t>(1, layout().rowWidth);
    return n;
 }

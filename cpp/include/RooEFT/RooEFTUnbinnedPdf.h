@@ -110,6 +110,11 @@ private:
       std::vector<std::uint64_t> key;
       std::vector<double> rows;
    };
+   /// Cached network outputs; shared with clones (RooFit clones pdfs when it builds likelihoods).
+   struct Caches {
+      std::vector<CacheEntry> batch;                                  ///< most recent first
+      std::unordered_map<std::string, std::vector<double>> scalar;   ///< keyed by observable values
+   };
    void init(const RooArgList &observables, const RooArgList &coefficients, const RooArgList &shapeNuisances);
    const RooEFT::OnnxSession &session() const;
    const Layout &layout() const;
@@ -135,8 +140,7 @@ private:
 
    mutable std::shared_ptr<RooEFT::OnnxSession> _session;       //! transient
    mutable std::shared_ptr<const Layout> _layout;               //! transient, from the metadata
-   mutable std::vector<CacheEntry> _cache;                      //! batch caches, most recent first
-   mutable std::unordered_map<std::string, std::vector<double>> _scalarCache; //! scalar path cache
+   mutable std::shared_ptr<Caches> _caches = std::make_shared<Caches>(); //! shared with clones
    mutable std::shared_ptr<std::size_t> _nCalls = std::make_shared<std::size_t>(0); //! ONNX Runtime calls, shared with clones
 
    ClassDefOverride(RooEFTUnbinnedPdf, 1)
