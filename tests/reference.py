@@ -58,3 +58,17 @@ def quad_poly(theta: Sequence[float], lin: Sequence[float], quad: dict[tuple[int
     for (a, b), v in quad.items():
         total += theta[a] * theta[b] * v
     return total
+
+
+def exp_interp(nu: float, k_up: float, k_down: float) -> float:
+    """Smooth exponential interpolation (per-event systematic ratios of the unbinned pdf):
+    k_up**ν above +1, k_down**(-ν) below −1, and in between the exponent ν·A + ν·S(ν)·B with
+    A = (ln k_up − ln k_down)/2, B = (ln k_up + ln k_down)/2, S(ν) = (15ν − 10ν³ + 3ν⁵)/8."""
+    if nu >= 1:
+        return float(k_up**nu)
+    if nu <= -1:
+        return float(k_down ** (-nu))
+    a = 0.5 * (np.log(k_up) - np.log(k_down))
+    b = 0.5 * (np.log(k_up) + np.log(k_down))
+    step = (15 * nu - 10 * nu**3 + 3 * nu**5) / 8
+    return float(np.exp(nu * a + nu * step * b))

@@ -6,7 +6,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from reference import code4_add, code4_mult
+
+from reference import code4_add, code4_mult, exp_interp
 
 
 @pytest.mark.parametrize("k_up,k_down", [(1.1, 0.9), (1.3, 0.95), (0.8, 1.1), (2.0, 0.4)])
@@ -48,3 +49,47 @@ def test_monomials_follow_the_canonical_order(ROOT: Any) -> None:
     out = np.zeros(10)
     ROOT.RooEFT.Math.monomials(theta, 3, out)
     np.testing.assert_allclose(out, monomials(theta), rtol=1e-15)
+
+
+@pytest.mark.parametrize("k_up,k_down", [(1.1, 0.9), (1.3, 0.95), (0.8, 1.1), (2.0, 0.4)])
+def test_exp_interp_is_smooth_positive_and_exact_outside(ROOT: Any, k_up: float, k_down: float) -> None:
+    f = ROOT.RooEFT.Math.expInterp
+    for a in np.linspace(-3, 3, 61):
+        assert f(a, k_up, k_down) == pytest.approx(exp_interp(a, k_up, k_down), rel=1e-12)
+        assert f(a, k_up, k_down) > 0
+    assert f(0.0, k_up, k_down) == 1.0
+    assert f(1.0, k_up, k_down) == pytest.approx(k_up, rel=1e-14)
+    assert f(-1.0, k_up, k_down) == pytest.approx(k_down, rel=1e-14)
+    assert f(2.5, k_up, k_down) == pytest.approx(k_up**2.5, rel=1e-14)
+    assert f(-1.7, k_up, k_down) == pytest.approx(k_down**1.7, rel=1e-14)
+    h = 1e-4
+    for edge in (-1.0, 1.0):
+        left = [f(edge - h - k * h, k_up, k_down) for k in range(3)]
+        right = [f(edge + h + k * h, k_up, k_down) for k in range(3)]
+        assert (left[0] - left[1]) / h == pytest.approx((right[1] - right[0]) / h, rel=1e-2, abs=1e-3)
+        d2l = (left[0] - 2 * left[1] + left[2]) / h**2
+        d2r = (right[2] - 2 * right[1] + right[0]) / h**2
+        assert d2l == pytest.approx(d2r, rel=5e-2, abs=5e-2)
+
+
+def test_event_ratio_is_one_exponential_of_a_dot_product(ROOT: Any) -> None:
+    """eventRatio with shape nuisances equals the product of per-nuisance expInterp factors."""
+    rng = np.random.default_rng(1)
+    s_up, s_down = rng.uniform(0.8, 1.25, size=3), rng.uniform(0.8, 1.25, size=3)
+    nu = np.array([0.4, -1.6, 0.9])
+    pi, r1 = 0.7, 0.3
+    row = [pi, r1]
+    for u, d in zip(s_up, s_down, strict=True):
+        row += [0.5 * (np.log(u) - np.log(d)), 0.5 * (np.log(u) + np.log(d))]
+    row_f = np.array(row, dtype=np.float32)
+    theta = 0.8
+    coef = np.array([1.0, theta])
+    steps = [ROOT.RooEFT.Math.smoothStep(v) for v in nu]
+    sys_coef = np.array([x for v, s in zip(nu, steps, strict=True) for x in (v, v * s)])
+    n_t = np.array([2], dtype=np.uint64)
+    n_k = np.array([3], dtype=np.uint64)
+    got = ROOT.RooEFT.Math.eventRatio(row_f, 1, n_t, n_k, coef, sys_coef)
+    want = float(row_f[0]) * (1 + theta * float(row_f[1]))
+    for v, u, d in zip(nu, s_up, s_down, strict=True):
+        want *= exp_interp(v, u, d)
+    assert got == pytest.approx(want, rel=1e-6)

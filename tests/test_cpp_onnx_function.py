@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 import pytest
+
 from onnx_builders import build_mlp_model
 
 
@@ -60,9 +61,7 @@ def test_batch_cache_is_reused_and_invalidated(ROOT: Any, mlp: Path) -> None:
 
 
 def test_output_by_name_and_metadata(ROOT: Any, columns_model: Any) -> None:
-    path = columns_model(
-        [("lin:sig:c", "poly", [0, 2]), ("quad:sig:c:c", "poly", [0, 0, 0.5])], coefficients=["c"]
-    )
+    path = columns_model([("lin:sig:c", "poly", [0, 2]), ("quad:sig:c:c", "poly", [0, 0, 0.5])], coefficients=["c"])
     x = ROOT.RooRealVar("x", "x", 1.5, -5, 5)
     f = ROOT.RooEFTONNXFunction("f", "f", str(path), ROOT.RooArgList(x), "quad:sig:c:c")
     assert f.outputIndex() == 1

@@ -6,8 +6,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-from reference import code4_add, code4_mult
 from scipy.optimize import minimize_scalar
+
+from reference import code4_add, code4_mult
 
 EDGES = [0.0, 50.0, 100.0, 200.0, 400.0, 800.0]
 SIG = np.array([120.0, 80.0, 40.0, 12.0, 3.0])
@@ -47,8 +48,13 @@ def test_binned_fit_matches_hand_computed_poisson(ROOT: Any, backend: str) -> No
     t = Template(ROOT)
     d = np.random.default_rng(7).poisson(expected(0.4)).astype(float)
     data = t.data(ROOT, d)
-    res = t.pdf.fitTo(data, ROOT.RooFit.Extended(True), ROOT.RooFit.Save(), ROOT.RooFit.PrintLevel(-1),
-                      ROOT.RooFit.EvalBackend(backend))
+    res = t.pdf.fitTo(
+        data,
+        ROOT.RooFit.Extended(True),
+        ROOT.RooFit.Save(),
+        ROOT.RooFit.PrintLevel(-1),
+        ROOT.RooFit.EvalBackend(backend),
+    )
     assert res.status() == 0
     ref = minimize_scalar(poisson_nll, args=(d,), bounds=(-1, 2), method="bounded", options={"xatol": 1e-10})
     h = 1e-4
@@ -91,7 +97,13 @@ def test_systematics_and_bin_parameters_match_reference(ROOT: Any) -> None:
     t.pdf.setBinParameters(ROOT.RooArgList(*gammas))
     rng = np.random.default_rng(2)
     for _ in range(6):
-        c, j, lu, xb, m = rng.uniform(-1.5, 1.5), rng.uniform(-2, 2), rng.uniform(-2, 2), rng.uniform(-2, 2), rng.uniform(0.5, 2)
+        c, j, lu, xb, m = (
+            rng.uniform(-1.5, 1.5),
+            rng.uniform(-2, 2),
+            rng.uniform(-2, 2),
+            rng.uniform(-2, 2),
+            rng.uniform(0.5, 2),
+        )
         g = rng.uniform(0.8, 1.2, size=len(SIG))
         for var, val in ((t.c, c), (jes, j), (lumi, lu), (xsb, xb), (mu, m)):
             var.setVal(val)

@@ -12,8 +12,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+
 from onnx_builders import column_values
-from reference import code4_mult, quad_poly
+from reference import code4_mult, exp_interp, quad_poly
 
 # A two-process, two-coefficient model with one per-event shape systematic (closed forms of x).
 TWO_PROC = [
@@ -46,13 +47,13 @@ def numpy_nll(x: np.ndarray, w: np.ndarray, c1: float, c2: float, jes: float, lu
             [cols["lin:sig:c1"][i], cols["lin:sig:c2"][i]],
             {(0, 0): cols["quad:sig:c1:c1"][i], (0, 1): cols["quad:sig:c1:c2"][i], (1, 1): cols["quad:sig:c2:c2"][i]},
         )
-        s_sig = code4_mult(jes, cols["sysup:sig:jes"][i], cols["sysdown:sig:jes"][i])
-        s_bkg = code4_mult(jes, cols["sysup:bkg:jes"][i], cols["sysdown:bkg:jes"][i])
+        s_sig = exp_interp(jes, cols["sysup:sig:jes"][i], cols["sysdown:sig:jes"][i])
+        s_bkg = exp_interp(jes, cols["sysup:bkg:jes"][i], cols["sysdown:bkg:jes"][i])
         R = f_lumi * cols["frac:sig"][i] * r_sig * s_sig + f_lumi * mu * cols["frac:bkg"][i] * s_bkg
         nll_sum -= w[i] * np.log(R)
     xs = quad_poly([c1, c2], XSEC_SIG[1:3], {(0, 0): XSEC_SIG[3], (0, 1): XSEC_SIG[4], (1, 1): XSEC_SIG[5]})
-    nu_sig = YIELDS["sig"] * f_lumi * xs * code4_mult(jes, *KAPPA_JES["sig"])
-    nu_bkg = YIELDS["bkg"] * f_lumi * mu * code4_mult(jes, *KAPPA_JES["bkg"])
+    nu_sig = YIELDS["sig"] * f_lumi * xs * exp_interp(jes, *KAPPA_JES["sig"])
+    nu_bkg = YIELDS["bkg"] * f_lumi * mu * exp_interp(jes, *KAPPA_JES["bkg"])
     return float(nu_sig + nu_bkg + nll_sum)
 
 
@@ -67,7 +68,11 @@ class TwoProc:
         self.lumi = ROOT.RooRealVar("lumi", "lumi", 0, -5, 5)
         self.mu = ROOT.RooRealVar("mu_bkg", "mu_bkg", 1, 0, 5)
         self.pdf = ROOT.RooEFTUnbinnedPdf(
-            "pdf", "pdf", str(path), ROOT.RooArgList(self.x), ROOT.RooArgList(self.c1, self.c2),
+            "pdf",
+            "pdf",
+            str(path),
+            ROOT.RooArgList(self.x),
+            ROOT.RooArgList(self.c1, self.c2),
             ROOT.RooArgList(self.jes),
         )
         for p, n in YIELDS.items():
@@ -88,7 +93,12 @@ def two_proc_path(columns_model: Any) -> Path:
     return columns_model(TWO_PROC, coefficients=["c1", "c2"], processes=["sig", "bkg"], systematics=["jes"])
 
 
-POINTS = [(0.0, 0.0, 0.0, 0.0, 1.0), (0.3, -0.2, 0.5, -0.7, 1.1), (-0.4, 0.5, -1.3, 1.2, 0.9), (0.1, 0.1, 2.0, -2.0, 1.0)]
+POINTS = [
+    (0.0, 0.0, 0.0, 0.0, 1.0),
+    (0.3, -0.2, 0.5, -0.7, 1.1),
+    (-0.4, 0.5, -1.3, 1.2, 0.9),
+    (0.1, 0.1, 2.0, -2.0, 1.0),
+]
 
 
 @pytest.mark.parametrize("backend", ["cpu", "legacy"])
@@ -123,9 +133,9 @@ def test_expected_events_and_normalisation(ROOT: Any, two_proc_path: Path) -> No
     c1, c2, jes, lumi, mu = pt
     f_lumi = code4_mult(lumi, *KAPPA_LUMI)
     xs = quad_poly([c1, c2], XSEC_SIG[1:3], {(0, 0): XSEC_SIG[3], (0, 1): XSEC_SIG[4], (1, 1): XSEC_SIG[5]})
-    expected = YIELDS["sig"] * f_lumi * xs * code4_mult(jes, *KAPPA_JES["sig"]) + YIELDS["bkg"] * f_lumi * mu * code4_mult(
-        jes, *KAPPA_JES["bkg"]
-    )
+    expected = YIELDS["sig"] * f_lumi * xs * exp_interp(jes, *KAPPA_JES["sig"]) + YIELDS[
+        "bkg"
+    ] * f_lumi * mu * exp_interp(jes, *KAPPA_JES["bkg"])
     assert m.pdf.expectedEvents(ROOT.RooArgSet(m.x)) == pytest.approx(expected, rel=1e-12)
     # analytic integral over x: ν_tot / N_0, so pdf(x) = R(x) N_0 / ν_tot
     m.x.setVal(0.7)
@@ -169,8 +179,12 @@ def test_fit_recovers_true_theta(ROOT: Any, single: tuple[Any, Any, Any], backen
         pdf.precompute(data)
     c.setVal(0.0)
     res = pdf.fitTo(
-        data, ROOT.RooFit.Extended(True), ROOT.RooFit.Save(), ROOT.RooFit.PrintLevel(-1),
-        ROOT.RooFit.EvalBackend(backend), ROOT.RooFit.Minimizer("Minuit2"),
+        data,
+        ROOT.RooFit.Extended(True),
+        ROOT.RooFit.Save(),
+        ROOT.RooFit.PrintLevel(-1),
+        ROOT.RooFit.EvalBackend(backend),
+        ROOT.RooFit.Minimizer("Minuit2"),
     )
     assert res.status() == 0 and res.covQual() == 3
     assert abs(c.getVal() - truth) < 3 * c.getError()
@@ -227,16 +241,20 @@ def test_construction_errors_name_the_problem(ROOT: Any, two_proc_path: Path, co
     c2 = ROOT.RooRealVar("c2", "c2", 0, -3, 3)
     jes = ROOT.RooRealVar("jes", "jes", 0, -5, 5)
     with pytest.raises(Exception, match=r"mismatched observables: given \[y\] but the model's rooeft.observables"):
-        ROOT.RooEFTUnbinnedPdf("p", "p", str(two_proc_path), ROOT.RooArgList(y), ROOT.RooArgList(c1, c2),
-                               ROOT.RooArgList(jes))
+        ROOT.RooEFTUnbinnedPdf(
+            "p", "p", str(two_proc_path), ROOT.RooArgList(y), ROOT.RooArgList(c1, c2), ROOT.RooArgList(jes)
+        )
     with pytest.raises(Exception, match=r"mismatched coefficients: given \[c2, c1\]"):
-        ROOT.RooEFTUnbinnedPdf("p", "p", str(two_proc_path), ROOT.RooArgList(x), ROOT.RooArgList(c2, c1),
-                               ROOT.RooArgList(jes))
+        ROOT.RooEFTUnbinnedPdf(
+            "p", "p", str(two_proc_path), ROOT.RooArgList(x), ROOT.RooArgList(c2, c1), ROOT.RooArgList(jes)
+        )
     with pytest.raises(Exception, match="mismatched shape nuisances"):
-        ROOT.RooEFTUnbinnedPdf("p", "p", str(two_proc_path), ROOT.RooArgList(x), ROOT.RooArgList(c1, c2),
-                               ROOT.RooArgList())
-    pdf = ROOT.RooEFTUnbinnedPdf("p", "p", str(two_proc_path), ROOT.RooArgList(x), ROOT.RooArgList(c1, c2),
-                                 ROOT.RooArgList(jes))
+        ROOT.RooEFTUnbinnedPdf(
+            "p", "p", str(two_proc_path), ROOT.RooArgList(x), ROOT.RooArgList(c1, c2), ROOT.RooArgList()
+        )
+    pdf = ROOT.RooEFTUnbinnedPdf(
+        "p", "p", str(two_proc_path), ROOT.RooArgList(x), ROOT.RooArgList(c1, c2), ROOT.RooArgList(jes)
+    )
     with pytest.raises(Exception, match="needs 6 term ratios"):
         pdf.setCrossSection("sig", [1.0, 0.2])
     with pytest.raises(Exception, match="unknown process 'ttbar'"):
@@ -304,8 +322,13 @@ def test_workspace_round_trip_in_fresh_process(ROOT: Any, two_proc_path: Path, t
         ws.var(name).setConstant(True)
     for name in ("c1", "c2"):
         ws.var(name).setVal(0)
-    r = pdf.fitTo(ws.data("data_obs"), ROOT.RooFit.Extended(True), ROOT.RooFit.Save(), ROOT.RooFit.PrintLevel(-1),
-                  ROOT.RooFit.EvalBackend("cpu"))
+    r = pdf.fitTo(
+        ws.data("data_obs"),
+        ROOT.RooFit.Extended(True),
+        ROOT.RooFit.Save(),
+        ROOT.RooFit.PrintLevel(-1),
+        ROOT.RooFit.EvalBackend("cpu"),
+    )
     assert got["status"] == r.status() == 0
     assert got["c1"] == pytest.approx(ws.var("c1").getVal(), abs=1e-6)
     assert got["c2"] == pytest.approx(ws.var("c2").getVal(), abs=1e-6)

@@ -19,11 +19,12 @@
 struct RooEFTUnbinnedPdf::Layout {
    std::vector<std::string> observables, coefficients, processes, systematics, outputs;
    std::size_t nT = 1;              ///< terms of the quadratic polynomial
-   std::vector<std::size_t> procT;  ///< terms kept per process: nT if EFT, else 1
+   std::vector<std::size_t> procT;  ///< floats [π, r_1..] per process: nT if EFT, else 1
+   std::vector<std::size_t> procK;  ///< shape nuisances stored per process: nShape or 0
    std::vector<int> fracCol;        ///< per process
    std::vector<int> termCol;        ///< nProc × nT (t = 0 unused)
    std::vector<int> upCol, downCol; ///< nProc × nShape
-   std::size_t rowWidth = 0;        ///< doubles per cached event
+   std::size_t rowWidth = 0;        ///< floats per cached event
    std::vector<std::pair<std::string, double>> nominalRates;
 };
 
@@ -201,15 +202,18 @@ const RooEFTUnbinnedPdf::Layout &RooEFTUnbinnedPdf::layout() const
                                      L->systematics[i % nS] + "' has only one of sysup/sysdown");
    }
    L->procT.resize(nP);
+   L->procK.resize(nP);
    L->rowWidth = 0;
    for (std::size_t p = 0; p < nP; ++p) {
-      bool eft = false;
+      bool eft = false, sys = false;
       for (std::size_t t = 1; t < L->nT; ++t)
          eft = eft || L->termCol[p * L->nT + t] >= 0;
+      for (std::size_t k = 0; k < nS; ++k)
+         sys = sys || L->upCol[p * nS + k] >= 0;
       L->procT[p] = eft ? L->nT : 1;
-      L->rowWidth += L->procT[p];
+      L->procK[p] = sys ? nS : 0;
+      L->rowWidth += L->procT[p] + 2 * L->procK[p];
    }
-   L->rowWidth += 8 * nP * nS;
    _layout = L;
    return *_layout;
 }
@@ -336,6 +340,16 @@ void RooEFTUnbinnedPdf::coefficients(std::vector<double> &coef) const
    }
 }
 
+void RooEFTUnbinnedPdf::systematicCoefficients(const double *nu, std::vector<double> &sysCoef) const
+{
+   const std::size_t nS = _nuShape.size();
+   sysCoef.resize(2 * nS);
+   for (std::size_t k = 0; k < nS; ++k) {
+      sysCoef[2 * k] = nu[k];
+      sysCoef[2 * k + 1] = nu[k] * RooEFT::Math::smoothStep(nu[k]);
+   }
+}
+
 double RooEFTUnbinnedPdf::processYield(const char *process) const
 {
    const std::size_t p = processIndex(process);
@@ -348,7 +362,7 @@ double RooEFTUnbinnedPdf::processYield(const char *process) const
    double y = _yields[p] * rateFactor(p) * RooEFT::Math::dot(&_xsec[p * L.nT], m.data(), L.nT);
    for (std::size_t k = 0; k < nS; ++k) {
       const double nu = static_cast<const RooAbsReal &>(_nuShape[k]).getVal();
-      y *= RooEFT::Math::code4Mult(nu, _shapeNormUp[p * nS + k], _shapeNormDown[p * nS + k]);
+      y *= RooEFT::Math::expInterp(nu, _shapeNormUp[p * nS + k], _shapeNormDown[p * nS + k]);
    }
    return y;
 }
@@ -381,46 +395,42 @@ double RooEFTUnbinnedPdf::analyticalIntegral(Int_t code, const char *) const
    return expectedYield() / n0;
 }
 
-void RooEFTUnbinnedPdf::fillRows(const float *net, std::size_t n, double *rows) const
+void RooEFTUnbinnedPdf::fillRows(const float *net, std::size_t n, float *rows) const
 {
    const Layout &L = layout();
    const std::size_t nP = L.processes.size(), nS = L.systematics.size(), nOut = L.outputs.size();
    std::size_t nBad = 0, firstBad = 0;
    for (std::size_t i = 0; i < n; ++i) {
       const float *o = net + i * nOut;
-      double *row = rows + i * L.rowWidth;
-      double *sys = row;
-      for (std::size_t p = 0; p < nP; ++p)
-         sys += L.procT[p];
+      float *row = rows + i * L.rowWidth;
+      float *q = row;
       bool bad = false;
-      double *q = row;
       for (std::size_t p = 0; p < nP; ++p) {
-         const double frac = L.fracCol[p] >= 0 ? o[L.fracCol[p]] : 1.0;
-         q[0] = frac;
+         q[0] = L.fracCol[p] >= 0 ? o[L.fracCol[p]] : 1.0f;
          for (std::size_t t = 1; t < L.procT[p]; ++t) {
             const int c = L.termCol[p * L.nT + t];
-            q[t] = c >= 0 ? frac * o[c] : 0.0;
+            q[t] = c >= 0 ? o[c] : 0.0f;
          }
          for (std::size_t t = 0; t < L.procT[p]; ++t)
             bad = bad || !std::isfinite(q[t]);
          q += L.procT[p];
-         for (std::size_t k = 0; k < nS; ++k, sys += 8) {
+         for (std::size_t k = 0; k < L.procK[p]; ++k, q += 2) {
             const int cu = L.upCol[p * nS + k], cd = L.downCol[p * nS + k];
             const double up = cu >= 0 ? o[cu] : 1.0, down = cd >= 0 ? o[cd] : 1.0;
             if (!(up > 0) || !(down > 0) || !std::isfinite(up) || !std::isfinite(down)) {
                bad = true;
-               std::fill(sys, sys + 8, 0.0);
+               q[0] = q[1] = 0.0f;
                continue;
             }
-            RooEFT::Math::code4MultCoefficients(up, down, sys);
-            sys[6] = std::log(up);
-            sys[7] = std::log(down);
+            const double lu = std::log(up), ld = std::log(down);
+            q[0] = static_cast<float>(0.5 * (lu - ld));
+            q[1] = static_cast<float>(0.5 * (lu + ld));
          }
       }
       if (bad) {
          if (nBad++ == 0)
             firstBad = i;
-         row[0] = std::numeric_limits<double>::quiet_NaN();
+         row[0] = std::numeric_limits<float>::quiet_NaN();
       }
    }
    if (nBad > 0) {
@@ -445,7 +455,7 @@ double RooEFTUnbinnedPdf::evaluate() const
       std::vector<float> net(L.outputs.size());
       session().run(in.data(), 1, net.data());
       ++*_nCalls;
-      std::vector<double> row(L.rowWidth);
+      std::vector<float> row(L.rowWidth);
       fillRows(net.data(), 1, row.data());
       if (_caches->scalar.size() >= kMaxScalarCache)
          _caches->scalar.clear();
@@ -453,11 +463,12 @@ double RooEFTUnbinnedPdf::evaluate() const
    }
    std::vector<double> coef;
    coefficients(coef);
-   std::vector<double> nu(_nuShape.size());
+   std::vector<double> nu(_nuShape.size()), sysCoef;
    for (std::size_t k = 0; k < nu.size(); ++k)
       nu[k] = static_cast<const RooAbsReal &>(_nuShape[k]).getVal();
-   const double r = RooEFT::Math::eventRatio(it->second.data(), L.processes.size(), L.procT.data(), coef.data(),
-                                             nu.size(), nu.data());
+   systematicCoefficients(nu.data(), sysCoef);
+   const double r = RooEFT::Math::eventRatio(it->second.data(), L.processes.size(), L.procT.data(), L.procK.data(),
+                                             coef.data(), sysCoef.data());
    if (!(r > 0))
       logEvalError(std::isnan(r) ? "per-event ratio R is not finite" : "per-event ratio R <= 0");
    return r;
@@ -494,13 +505,16 @@ void RooEFTUnbinnedPdf::doEval(RooFit::EvalContext &ctx) const
    }
    std::vector<double> coef;
    coefficients(coef);
-   std::vector<double> nu(_nuShape.size());
+   std::vector<double> nu(_nuShape.size()), sysCoef;
    for (std::size_t k = 0; k < nu.size(); ++k)
       nu[k] = ctx.at(static_cast<RooAbsReal *>(&_nuShape[k]))[0];
-   const double *rows = hit->rows.data();
-   const std::size_t w = L.rowWidth, nP = L.processes.size(), nS = nu.size();
+   systematicCoefficients(nu.data(), sysCoef);
+   const float *rows = hit->rows.data();
+   const std::size_t w = L.rowWidth, nP = L.processes.size();
+   const std::size_t *nT = L.procT.data(), *nK = L.procK.data();
+   const double *cf = coef.data(), *sc = sysCoef.data();
    for (std::size_t i = 0; i < output.size(); ++i)
-      output[i] = RooEFT::Math::eventRatio(rows + i * w, nP, L.procT.data(), coef.data(), nS, nu.data());
+      output[i] = RooEFT::Math::eventRatio(rows + i * w, nP, nT, nK, cf, sc);
 }
 
 void RooEFTUnbinnedPdf::precompute(const RooAbsData &data) const
@@ -524,12 +538,12 @@ void RooEFTUnbinnedPdf::precompute(const RooAbsData &data) const
    std::vector<float> net(n * L.outputs.size());
    session().run(in.data(), n, net.data());
    ++*_nCalls;
-   std::vector<double> rows(n * L.rowWidth);
+   std::vector<float> rows(n * L.rowWidth);
    fillRows(net.data(), n, rows.data());
    if (_caches->scalar.size() + n > kMaxScalarCache)
       _caches->scalar.clear();
    for (std::size_t i = 0; i < n; ++i)
-      _caches->scalar[keys[i]] = std::vector<double>(rows.begin() + i * L.rowWidth, rows.begin() + (i + 1) * L.rowWidth);
+      _caches->scalar[keys[i]] = std::vector<float>(rows.begin() + i * L.rowWidth, rows.begin() + (i + 1) * L.rowWidth);
 }
 
 void RooEFTUnbinnedPdf::clearCache() const

@@ -77,5 +77,8 @@ def load() -> Any:
         status = ROOT.gSystem.Load(str(lib))
     if status < 0:
         raise RuntimeError(f"ROOT could not load {lib} (gSystem.Load returned {status})")
+    # the header-only formulas (RooEFT::Math) for interactive use and the tests
+    if not ROOT.gInterpreter.Declare('#include "RooEFT/Math.h"'):
+        raise RuntimeError(f"cling could not parse RooEFT/Math.h from {include_dir()}")
     _ROOT = ROOT
     return ROOT

@@ -6,8 +6,10 @@ place that knows the key names and the column grammar.
 
 >>> cols = output_columns(processes=["sig", "bkg"], coefficients=["cHW"],
 ...                       eft_processes=["sig"], systematics=["jes"])
->>> cols
-['frac:sig', 'frac:bkg', 'lin:sig:cHW', 'quad:sig:cHW:cHW', 'sysup:sig:jes', 'sysdown:sig:jes', 'sysup:bkg:jes', 'sysdown:bkg:jes']
+>>> cols[:4]
+['frac:sig', 'frac:bkg', 'lin:sig:cHW', 'quad:sig:cHW:cHW']
+>>> cols[4:]
+['sysup:sig:jes', 'sysdown:sig:jes', 'sysup:bkg:jes', 'sysdown:bkg:jes']
 >>> parse_column("quad:sig:cHW:cHW")
 Column(kind='quad', process='sig', names=('cHW', 'cHW'))
 """

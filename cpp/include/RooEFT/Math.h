@@ -107,27 +107,56 @@ inline double normFactor(int code, double alpha, double kUp, double kDown)
    return code == 1 ? code1Mult(alpha, kUp, kDown) : code4Mult(alpha, kUp, kDown);
 }
 
-/// Per-event ratio R(x|θ,ν) of one event from its cached row (see RooEFTUnbinnedPdf):
-/// `row` holds, for each process p, `nT[p]` products π_p·r_{p,t} (t in canonical term order,
-/// t=0 is π_p), followed, for each process p and shape nuisance k, by 8 numbers
-/// (c1..c6 of code4MultCoefficients, log s⁺, log s⁻). `coef` holds, per process, the
-/// per-call coefficients μ_p·m_t(θ); `nu` the shape nuisance values.
-inline double eventRatio(const double *row, std::size_t nProc, const std::size_t *nT, const double *coef,
-                         std::size_t nShape, const double *nu)
+/// Quintic smooth step S(ν) = (15ν − 10ν³ + 3ν⁵)/8 for |ν| < 1, ±1 outside: S(±1) = ±1,
+/// S'(±1) = S''(±1) = 0.
+inline double smoothStep(double nu)
 {
-   const double *sys = row;
-   for (std::size_t p = 0; p < nProc; ++p)
-      sys += nT[p];
+   if (nu >= 1.0)
+      return 1.0;
+   if (nu <= -1.0)
+      return -1.0;
+   const double n2 = nu * nu;
+   return nu * (15.0 + n2 * (-10.0 + 3.0 * n2)) / 8.0;
+}
+
+/// Smooth exponential interpolation of a ratio with f(0) = 1, f(+1) = kUp, f(−1) = kDown:
+/// `ln f(ν) = ν·A + ν·S(ν)·B` with `A = ½(ln kUp − ln kDown)`, `B = ½(ln kUp + ln kDown)`.
+/// Exactly kUp^ν for ν ≥ 1 and kDown^−ν for ν ≤ −1, twice continuously differentiable, always
+/// positive. ν enters only through (ν, ν·S(ν)), so a product over nuisances is one exponential
+/// of a dot product with per-event (A, B): this is the per-event systematic factor of
+/// RooEFTUnbinnedPdf.
+inline double expInterp(double nu, double kUp, double kDown)
+{
+   const double lu = std::log(kUp), ld = std::log(kDown);
+   return std::exp(nu * 0.5 * (lu - ld) + nu * smoothStep(nu) * 0.5 * (lu + ld));
+}
+
+/// Per-event ratio R(x|θ,ν) of one event from its cached float row (see RooEFTUnbinnedPdf):
+/// for each process p the row holds `nT[p]` numbers [π_p, r_p,1 … r_p,nT−1] followed by
+/// `2·nK[p]` numbers [A_p,k, B_p,k] of its shape nuisances. `coef` holds per process the
+/// per-call coefficients μ_p·m_t(θ) (nT[p] each), `sysCoef` the per-call (ν_k, ν_k·S(ν_k)):
+///   R = Σ_p π_p (coef_p0 + Σ_t coef_pt r_pt) · exp(Σ_k ν_k A_pk + ν_k S(ν_k) B_pk).
+inline double eventRatio(const float *row, std::size_t nProc, const std::size_t *nT, const std::size_t *nK,
+                         const double *coef, const double *sysCoef)
+{
    double r = 0.0;
-   const double *q = row;
-   const double *c = coef;
    for (std::size_t p = 0; p < nProc; ++p) {
-      double rp = dot(q, c, nT[p]);
-      for (std::size_t k = 0; k < nShape; ++k, sys += 8)
-         rp *= code4MultFromCoefficients(nu[k], sys, sys[6], sys[7]);
-      r += rp;
-      q += nT[p];
-      c += nT[p];
+      const std::size_t T = nT[p];
+      double s = coef[0];
+      for (std::size_t t = 1; t < T; ++t)
+         s += coef[t] * row[t];
+      s *= row[0];
+      row += T;
+      coef += T;
+      const std::size_t K2 = 2 * nK[p];
+      if (K2) {
+         double e = 0.0;
+         for (std::size_t j = 0; j < K2; ++j)
+            e += sysCoef[j] * row[j];
+         s *= std::exp(e);
+         row += K2;
+      }
+      r += s;
    }
    return r;
 }

@@ -3,10 +3,11 @@
 /// \brief Extended unbinned EFT likelihood: the per-event ratio R(x|θ,ν) of DESIGN.md §1.3 from one
 /// ONNX model in the rooeft convention (docs/onnx_convention.md), with analytic normalisation.
 ///
-/// Value (unnormalised): `R(x|θ,ν) = Σ_p μ_p(ν) π_p(x) r_p(x|θ) Π_k I4(ν_k; s⁻_pk(x), s⁺_pk(x))`,
-/// with `r_p = 1 + Σ θ_a r_pa + Σ_{a≤b} θ_aθ_b r_pab` and `I4` the multiplicative code-4
-/// interpolation. The normalisation over the observables is analytic:
-/// `∫ R dP_SM = ν_tot(θ,ν)/N_0` with `ν_tot = Σ_p N_p μ_p σ_p(θ)/σ_p(0) Π_k I4(ν_k; κ⁻_pk, κ⁺_pk)`
+/// Value (unnormalised): `R(x|θ,ν) = Σ_p μ_p(ν) π_p(x) r_p(x|θ) Π_k I(ν_k; s⁻_pk(x), s⁺_pk(x))`,
+/// with `r_p = 1 + Σ θ_a r_pa + Σ_{a≤b} θ_aθ_b r_pab` and `I` the smooth exponential interpolation
+/// of RooEFT::Math::expInterp (so the product over k is one exponential per event and process).
+/// The normalisation over the observables is analytic:
+/// `∫ R dP_SM = ν_tot(θ,ν)/N_0` with `ν_tot = Σ_p N_p μ_p σ_p(θ)/σ_p(0) Π_k I(ν_k; κ⁻_pk, κ⁺_pk)`
 /// from weighted-simulation sums, and `expectedEvents() = ν_tot`. So `fitTo(data, Extended=True)`
 /// minimises `ν_tot − Σ_i ln R(x_i) + const` (DESIGN.md §1.4) and no numerical integral over x is
 /// ever done.
@@ -108,19 +109,20 @@ private:
    struct Layout;
    struct CacheEntry {
       std::vector<std::uint64_t> key;
-      std::vector<double> rows;
+      std::vector<float> rows;
    };
    /// Cached network outputs; shared with clones (RooFit clones pdfs when it builds likelihoods).
    struct Caches {
       std::vector<CacheEntry> batch;                                  ///< most recent first
-      std::unordered_map<std::string, std::vector<double>> scalar;   ///< keyed by observable values
+      std::unordered_map<std::string, std::vector<float>> scalar;   ///< keyed by observable values
    };
    void init(const RooArgList &observables, const RooArgList &coefficients, const RooArgList &shapeNuisances);
    const RooEFT::OnnxSession &session() const;
    const Layout &layout() const;
    std::size_t processIndex(const char *process) const;
-   void fillRows(const float *net, std::size_t n, double *rows) const;
+   void fillRows(const float *net, std::size_t n, float *rows) const;
    void coefficients(std::vector<double> &coef) const;
+   void systematicCoefficients(const double *nu, std::vector<double> &sysCoef) const;
    double rateFactor(std::size_t p) const;
 
    RooListProxy _obs;      ///< observables (network inputs), in the model's order
