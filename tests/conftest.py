@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from onnx_builders import ColumnSpec, build_columns_model
+
+from rooeft.onnx_toys import ColumnSpec, build_columns_model
 
 
 @pytest.fixture(scope="session")

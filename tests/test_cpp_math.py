@@ -72,24 +72,36 @@ def test_exp_interp_is_smooth_positive_and_exact_outside(ROOT: Any, k_up: float,
         assert d2l == pytest.approx(d2r, rel=5e-2, abs=5e-2)
 
 
-def test_event_ratio_is_one_exponential_of_a_dot_product(ROOT: Any) -> None:
-    """eventRatio with shape nuisances equals the product of per-nuisance expInterp factors."""
+def test_ratio_batch_is_one_exponential_of_a_dot_product(ROOT: Any) -> None:
+    """ratioBatch with shape nuisances equals the product of per-nuisance expInterp factors, and
+    the batch result equals event-by-event (n = 1) evaluation."""
     rng = np.random.default_rng(1)
-    s_up, s_down = rng.uniform(0.8, 1.25, size=3), rng.uniform(0.8, 1.25, size=3)
+    n_ev = 37
+    s_up, s_down = rng.uniform(0.8, 1.25, size=(n_ev, 3)), rng.uniform(0.8, 1.25, size=(n_ev, 3))
+    pi, r1 = rng.uniform(0.1, 0.9, size=n_ev), rng.uniform(-0.5, 0.5, size=n_ev)
+    cols = [pi, r1]
+    for k in range(3):
+        cols += [0.5 * (np.log(s_up[:, k]) - np.log(s_down[:, k])), 0.5 * (np.log(s_up[:, k]) + np.log(s_down[:, k]))]
+    cols_f = [np.ascontiguousarray(c, dtype=np.float32) for c in cols]
     nu = np.array([0.4, -1.6, 0.9])
-    pi, r1 = 0.7, 0.3
-    row = [pi, r1]
-    for u, d in zip(s_up, s_down, strict=True):
-        row += [0.5 * (np.log(u) - np.log(d)), 0.5 * (np.log(u) + np.log(d))]
-    row_f = np.array(row, dtype=np.float32)
     theta = 0.8
     coef = np.array([1.0, theta])
-    steps = [ROOT.RooEFT.Math.smoothStep(v) for v in nu]
-    sys_coef = np.array([x for v, s in zip(nu, steps, strict=True) for x in (v, v * s)])
+    sys_coef = np.array([x for v in nu for x in (v, v * ROOT.RooEFT.Math.smoothStep(v))])
     n_t = np.array([2], dtype=np.uint64)
     n_k = np.array([3], dtype=np.uint64)
-    got = ROOT.RooEFT.Math.eventRatio(row_f, 1, n_t, n_k, coef, sys_coef)
-    want = float(row_f[0]) * (1 + theta * float(row_f[1]))
-    for v, u, d in zip(nu, s_up, s_down, strict=True):
-        want *= exp_interp(v, u, d)
-    assert got == pytest.approx(want, rel=1e-6)
+    ptrs = ROOT.std.vector["const float*"]()
+    for c in cols_f:
+        ptrs.push_back(c)
+    out, tmp, ex = np.zeros(n_ev), np.zeros(n_ev), np.zeros(n_ev)
+    ROOT.RooEFT.Math.ratioBatch(ptrs.data(), n_ev, 1, n_t, n_k, coef, sys_coef, out, tmp, ex)
+    for i in range(n_ev):
+        want = float(cols_f[0][i]) * (1 + theta * float(cols_f[1][i]))
+        for k in range(3):
+            want *= exp_interp(nu[k], s_up[i, k], s_down[i, k])
+        assert out[i] == pytest.approx(want, rel=1e-6)
+        one = ROOT.std.vector["const float*"]()
+        for c in cols_f:
+            one.push_back(c[i:])
+        o1 = np.zeros(1)
+        ROOT.RooEFT.Math.ratioBatch(one.data(), 1, 1, n_t, n_k, coef, sys_coef, o1, np.zeros(1), np.zeros(1))
+        assert o1[0] == pytest.approx(out[i], rel=1e-14)

@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from onnx_builders import column_values
+from rooeft.onnx_toys import column_values
+
 from reference import code4_mult, exp_interp, quad_poly
 
 # A two-process, two-coefficient model with one per-event shape systematic (closed forms of x).

@@ -3,10 +3,10 @@
 #include "RooEFT/Detail.h"
 #include "RooEFT/Math.h"
 #include "RooEFT/OnnxSession.h"
+#include "RooEFT/RooEFTYield.h"
 
 #include <RooAbsData.h>
 #include <RooArgSet.h>
-#include <RooExtendedBinding.h>
 #include <RooFit/EvalContext.h>
 #include <RooMsgService.h>
 #include <RooRealVar.h>
@@ -73,10 +73,7 @@ RooEFTUnbinnedPdf::RooEFTUnbinnedPdf(const char *name, const char *title,
 RooEFTUnbinnedPdf::RooEFTUnbinnedPdf(const RooEFTUnbinnedPdf &other, const char *name)
    : RooAbsPdf(other, name), _obs("obs", this, other._obs), _theta("theta", this, other._theta),
      _nuShape("nuShape", this, other._nuShape), _nuNorm("nuNorm", this, other._nuNorm),
-     _rates("rates", this, other._rates), _modelBytes(other._modelBytes), _yields(other._yields),
-     _xsec(other._xsec), _shapeNormUp(other._shapeNormUp), _shapeNormDown(other._shapeNormDown),
-     _normUp(other._normUp), _normDown(other._normDown), _normCode(other._normCode),
-     _rateProcess(other._rateProcess), _session(other._session), _layout(other._layout), _caches(other._caches), _nCalls(other._nCalls)
+     _rates("rates", this, other._rates), _modelBytes(other._modelBytes), _ym(other._ym), _session(other._session), _layout(other._layout), _caches(other._caches), _nCalls(other._nCalls)
 {
 }
 
@@ -100,18 +97,12 @@ void RooEFTUnbinnedPdf::init(const RooArgList &observables, const RooArgList &co
    _obs.add(observables);
    _theta.add(coefficients);
    _nuShape.add(shapeNuisances);
-   const std::size_t nP = L.processes.size(), nS = L.systematics.size();
-   _yields.assign(nP, 1.0);
+   _ym.init(L.processes.size(), L.nT, L.systematics.size());
    for (auto &[proc, rate] : L.nominalRates) {
       auto it = std::find(L.processes.begin(), L.processes.end(), proc);
       if (it != L.processes.end())
-         _yields[it - L.processes.begin()] = rate;
+         _ym.yields[it - L.processes.begin()] = rate;
    }
-   _xsec.assign(nP * L.nT, 0.0);
-   for (std::size_t p = 0; p < nP; ++p)
-      _xsec[p * L.nT] = 1.0;
-   _shapeNormUp.assign(nP * nS, 1.0);
-   _shapeNormDown.assign(nP * nS, 1.0);
 }
 
 const RooEFT::OnnxSession &RooEFTUnbinnedPdf::session() const
@@ -239,7 +230,7 @@ void RooEFTUnbinnedPdf::setYield(const char *process, double nominalEvents)
    if (!(nominalEvents >= 0.0) || !std::isfinite(nominalEvents))
       throw std::invalid_argument(pdfName(this) + "yield of '" + process + "' must be finite and >= 0, got " +
                                   std::to_string(nominalEvents));
-   _yields[processIndex(process)] = nominalEvents;
+   _ym.yields[processIndex(process)] = nominalEvents;
    setValueDirty();
 }
 
@@ -256,7 +247,7 @@ void RooEFTUnbinnedPdf::setCrossSection(const char *process, const std::vector<d
    if (std::abs(termRatios[0] - 1.0) > 1e-9)
       throw std::invalid_argument(pdfName(this) + "cross-section term ratios of '" + process +
                                   "' must start with 1 (σ_0/σ_0), got " + std::to_string(termRatios[0]));
-   std::copy(termRatios.begin(), termRatios.end(), _xsec.begin() + p * nT);
+   std::copy(termRatios.begin(), termRatios.end(), _ym.xsec.begin() + p * nT);
    setValueDirty();
 }
 
@@ -272,8 +263,8 @@ void RooEFTUnbinnedPdf::setShapeNormEffect(const char *process, const char *nuis
       throw std::invalid_argument(pdfName(this) + "yield effects of '" + nuisance + "' on '" + process +
                                   "' must be finite and > 0");
    const std::size_t k = it - syst.begin(), nS = syst.size();
-   _shapeNormUp[p * nS + k] = kappaUp;
-   _shapeNormDown[p * nS + k] = kappaDown;
+   _ym.shapeUp[p * nS + k] = kappaUp;
+   _ym.shapeDown[p * nS + k] = kappaDown;
    setValueDirty();
 }
 
@@ -294,47 +285,54 @@ void RooEFTUnbinnedPdf::addNormSystematic(RooAbsReal &nuisance, const std::vecto
    if (_nuNorm.find(nuisance.GetName()) || _nuShape.find(nuisance.GetName()))
       throw std::invalid_argument(pdfName(this) + "nuisance '" + nuisance.GetName() + "' is already used");
    _nuNorm.add(nuisance);
-   _normUp.insert(_normUp.end(), kappaUp.begin(), kappaUp.end());
-   _normDown.insert(_normDown.end(), kappaDown.begin(), kappaDown.end());
-   _normCode.push_back(code);
+   _ym.normUp.insert(_ym.normUp.end(), kappaUp.begin(), kappaUp.end());
+   _ym.normDown.insert(_ym.normDown.end(), kappaDown.begin(), kappaDown.end());
+   _ym.normCode.push_back(code);
    setValueDirty();
 }
 
 void RooEFTUnbinnedPdf::setRateModifier(const char *process, RooAbsReal &mu)
 {
    const int p = static_cast<int>(processIndex(process));
-   if (std::find(_rateProcess.begin(), _rateProcess.end(), p) != _rateProcess.end())
+   if (std::find(_ym.rateProcess.begin(), _ym.rateProcess.end(), p) != _ym.rateProcess.end())
       throw std::invalid_argument(pdfName(this) + "process '" + process + "' already has a rate modifier");
    _rates.add(mu);
-   _rateProcess.push_back(p);
+   _ym.rateProcess.push_back(p);
    setValueDirty();
+}
+
+void RooEFTUnbinnedPdf::parameterValues(std::vector<double> &m, std::vector<double> &nuShape,
+                                        std::vector<double> &nuNorm, std::vector<double> &rates) const
+{
+   auto values = [](const RooListProxy &list, std::vector<double> &out) {
+      out.resize(list.size());
+      for (std::size_t i = 0; i < out.size(); ++i)
+         out[i] = static_cast<const RooAbsReal &>(list[i]).getVal();
+   };
+   std::vector<double> theta;
+   values(_theta, theta);
+   m.resize(RooEFT::Math::nTerms(theta.size()));
+   RooEFT::Math::monomials(theta.data(), theta.size(), m.data());
+   values(_nuShape, nuShape);
+   values(_nuNorm, nuNorm);
+   values(_rates, rates);
 }
 
 double RooEFTUnbinnedPdf::rateFactor(std::size_t p) const
 {
-   const std::size_t nP = layout().processes.size();
-   double f = 1.0;
-   for (std::size_t k = 0; k < _normCode.size(); ++k) {
-      const double nu = static_cast<const RooAbsReal &>(_nuNorm[k]).getVal();
-      f *= RooEFT::Math::normFactor(_normCode[k], nu, _normUp[k * nP + p], _normDown[k * nP + p]);
-   }
-   for (std::size_t r = 0; r < _rateProcess.size(); ++r) {
-      if (static_cast<std::size_t>(_rateProcess[r]) == p)
-         f *= static_cast<const RooAbsReal &>(_rates[r]).getVal();
-   }
-   return f;
+   std::vector<double> m, nuShape, nuNorm, rates;
+   parameterValues(m, nuShape, nuNorm, rates);
+   return _ym.rateFactor(p, nuNorm.data(), rates.data());
 }
 
 void RooEFTUnbinnedPdf::coefficients(std::vector<double> &coef) const
 {
    const Layout &L = layout();
-   std::vector<double> theta(_theta.size()), m(L.nT);
-   for (std::size_t a = 0; a < theta.size(); ++a)
-      theta[a] = static_cast<const RooAbsReal &>(_theta[a]).getVal();
-   RooEFT::Math::monomials(theta.data(), theta.size(), m.data());
+   std::vector<double> m, nuShape, nuNorm, rates;
+   parameterValues(m, nuShape, nuNorm, rates);
    coef.clear();
    for (std::size_t p = 0; p < L.processes.size(); ++p) {
-      const double mu = rateFactor(p);
+      const double mu = _ym.rateFactor(p, nuNorm.data(), rates.data());
       for (std::size_t t = 0; t < L.procT[p]; ++t)
          coef.push_back(mu * m[t]);
    }
@@ -353,26 +351,16 @@ void RooEFTUnbinnedPdf::systematicCoefficients(const double *nu, std::vector<dou
 double RooEFTUnbinnedPdf::processYield(const char *process) const
 {
    const std::size_t p = processIndex(process);
-   const Layout &L = layout();
-   std::vector<double> theta(_theta.size()), m(L.nT);
-   for (std::size_t a = 0; a < theta.size(); ++a)
-      theta[a] = static_cast<const RooAbsReal &>(_theta[a]).getVal();
-   RooEFT::Math::monomials(theta.data(), theta.size(), m.data());
-   const std::size_t nS = L.systematics.size();
-   double y = _yields[p] * rateFactor(p) * RooEFT::Math::dot(&_xsec[p * L.nT], m.data(), L.nT);
-   for (std::size_t k = 0; k < nS; ++k) {
-      const double nu = static_cast<const RooAbsReal &>(_nuShape[k]).getVal();
-      y *= RooEFT::Math::expInterp(nu, _shapeNormUp[p * nS + k], _shapeNormDown[p * nS + k]);
-   }
-   return y;
+   std::vector<double> m, nuShape, nuNorm, rates;
+   parameterValues(m, nuShape, nuNorm, rates);
+   return _ym.processYield(p, m.data(), nuShape.data(), nuNorm.data(), rates.data());
 }
 
 double RooEFTUnbinnedPdf::expectedYield() const
 {
-   double total = 0.0;
-   for (const auto &p : layout().processes)
-      total += processYield(p.c_str());
-   return total;
+   std::vector<double> m, nuShape, nuNorm, rates;
+   parameterValues(m, nuShape, nuNorm, rates);
+   return _ym.totalYield(m.data(), nuShape.data(), nuNorm.data(), rates.data());
 }
 
 double RooEFTUnbinnedPdf::expectedEvents(const RooArgSet * /*nset*/) const { return expectedYield(); }
@@ -389,48 +377,45 @@ double RooEFTUnbinnedPdf::analyticalIntegral(Int_t code, const char *) const
 {
    if (code != 1)
       throw std::logic_error(pdfName(this) + "unknown integration code " + std::to_string(code));
-   double n0 = 0.0;
-   for (double y : _yields)
-      n0 += y;
-   return expectedYield() / n0;
+   return expectedYield() / _ym.nominalTotal();
 }
 
-void RooEFTUnbinnedPdf::fillRows(const float *net, std::size_t n, float *rows) const
+void RooEFTUnbinnedPdf::fillColumns(const float *net, std::size_t n, float *cols) const
 {
    const Layout &L = layout();
    const std::size_t nP = L.processes.size(), nS = L.systematics.size(), nOut = L.outputs.size();
    std::size_t nBad = 0, firstBad = 0;
    for (std::size_t i = 0; i < n; ++i) {
       const float *o = net + i * nOut;
-      float *row = rows + i * L.rowWidth;
-      float *q = row;
+      auto at = [&](std::size_t j) -> float & { return cols[j * n + i]; };
+      std::size_t j = 0;
       bool bad = false;
       for (std::size_t p = 0; p < nP; ++p) {
-         q[0] = L.fracCol[p] >= 0 ? o[L.fracCol[p]] : 1.0f;
+         at(j) = L.fracCol[p] >= 0 ? o[L.fracCol[p]] : 1.0f;
+         bad = bad || !std::isfinite(at(j));
          for (std::size_t t = 1; t < L.procT[p]; ++t) {
             const int c = L.termCol[p * L.nT + t];
-            q[t] = c >= 0 ? o[c] : 0.0f;
+            at(j + t) = c >= 0 ? o[c] : 0.0f;
+            bad = bad || !std::isfinite(at(j + t));
          }
-         for (std::size_t t = 0; t < L.procT[p]; ++t)
-            bad = bad || !std::isfinite(q[t]);
-         q += L.procT[p];
-         for (std::size_t k = 0; k < L.procK[p]; ++k, q += 2) {
+         j += L.procT[p];
+         for (std::size_t k = 0; k < L.procK[p]; ++k, j += 2) {
             const int cu = L.upCol[p * nS + k], cd = L.downCol[p * nS + k];
             const double up = cu >= 0 ? o[cu] : 1.0, down = cd >= 0 ? o[cd] : 1.0;
             if (!(up > 0) || !(down > 0) || !std::isfinite(up) || !std::isfinite(down)) {
                bad = true;
-               q[0] = q[1] = 0.0f;
+               at(j) = at(j + 1) = 0.0f;
                continue;
             }
             const double lu = std::log(up), ld = std::log(down);
-            q[0] = static_cast<float>(0.5 * (lu - ld));
-            q[1] = static_cast<float>(0.5 * (lu + ld));
+            at(j) = static_cast<float>(0.5 * (lu - ld));
+            at(j + 1) = static_cast<float>(0.5 * (lu + ld));
          }
       }
       if (bad) {
          if (nBad++ == 0)
             firstBad = i;
-         row[0] = std::numeric_limits<float>::quiet_NaN();
+         at(0) = std::numeric_limits<float>::quiet_NaN();
       }
    }
    if (nBad > 0) {
@@ -438,6 +423,23 @@ void RooEFTUnbinnedPdf::fillRows(const float *net, std::size_t n, float *rows) c
                   << "non-positive systematic ratios (first: event " << firstBad
                   << "); their ratio is NaN and the likelihood reports it as an evaluation error" << std::endl;
    }
+}
+
+double RooEFTUnbinnedPdf::ratioOf(const float *row) const
+{
+   const Layout &L = layout();
+   std::vector<double> coef, sysCoef, nu(_nuShape.size());
+   coefficients(coef);
+   for (std::size_t k = 0; k < nu.size(); ++k)
+      nu[k] = static_cast<const RooAbsReal &>(_nuShape[k]).getVal();
+   systematicCoefficients(nu.data(), sysCoef);
+   std::vector<const float *> cols(L.rowWidth);
+   for (std::size_t j = 0; j < cols.size(); ++j)
+      cols[j] = row + j;
+   double r, tmp, ex;
+   RooEFT::Math::ratioBatch(cols.data(), 1, L.processes.size(), L.procT.data(), L.procK.data(), coef.data(),
+                            sysCoef.data(), &r, &tmp, &ex);
+   return r;
 }
 
 double RooEFTUnbinnedPdf::evaluate() const
@@ -456,19 +458,12 @@ double RooEFTUnbinnedPdf::evaluate() const
       session().run(in.data(), 1, net.data());
       ++*_nCalls;
       std::vector<float> row(L.rowWidth);
-      fillRows(net.data(), 1, row.data());
+      fillColumns(net.data(), 1, row.data());
       if (_caches->scalar.size() >= kMaxScalarCache)
          _caches->scalar.clear();
       it = _caches->scalar.emplace(std::move(key), std::move(row)).first;
    }
-   std::vector<double> coef;
-   coefficients(coef);
-   std::vector<double> nu(_nuShape.size()), sysCoef;
-   for (std::size_t k = 0; k < nu.size(); ++k)
-      nu[k] = static_cast<const RooAbsReal &>(_nuShape[k]).getVal();
-   systematicCoefficients(nu.data(), sysCoef);
-   const double r = RooEFT::Math::eventRatio(it->second.data(), L.processes.size(), L.procT.data(), L.procK.data(),
-                                             coef.data(), sysCoef.data());
+   const double r = ratioOf(it->second.data());
    if (!(r > 0))
       logEvalError(std::isnan(r) ? "per-event ratio R is not finite" : "per-event ratio R <= 0");
    return r;
@@ -477,44 +472,52 @@ double RooEFTUnbinnedPdf::evaluate() const
 void RooEFTUnbinnedPdf::doEval(RooFit::EvalContext &ctx) const
 {
    const Layout &L = layout();
-   std::vector<std::span<const double>> cols;
+   std::vector<std::span<const double>> obs;
    std::size_t n = 1;
    for (RooAbsArg *arg : _obs) {
-      cols.push_back(ctx.at(static_cast<RooAbsReal *>(arg)));
-      n = std::max(n, cols.back().size());
+      obs.push_back(ctx.at(static_cast<RooAbsReal *>(arg)));
+      n = std::max(n, obs.back().size());
    }
    std::span<double> output = ctx.output();
-   auto key = RooEFT::Detail::fingerprint(cols, n);
-   auto hit = std::find_if(_caches->batch.begin(), _caches->batch.end(), [&](const CacheEntry &e) { return e.key == key; });
-   if (hit == _caches->batch.end()) {
+   auto key = RooEFT::Detail::fingerprint(obs, n);
+   auto &batch = _caches->batch;
+   auto hit = std::find_if(batch.begin(), batch.end(), [&](const CacheEntry &e) { return e.key == key; });
+   if (hit == batch.end()) {
       CacheEntry e;
       e.key = std::move(key);
+      e.n = n;
       std::vector<float> in, net(n * L.outputs.size());
-      RooEFT::Detail::gatherRows(cols, n, in);
+      RooEFT::Detail::gatherRows(obs, n, in);
       session().run(in.data(), n, net.data());
       ++*_nCalls;
-      e.rows.resize(n * L.rowWidth);
-      fillRows(net.data(), n, e.rows.data());
-      if (_caches->batch.size() >= kMaxBatchCaches)
-         _caches->batch.pop_back();
-      _caches->batch.insert(_caches->batch.begin(), std::move(e));
-      hit = _caches->batch.begin();
-   } else if (hit != _caches->batch.begin()) {
-      std::rotate(_caches->batch.begin(), hit, hit + 1);
-      hit = _caches->batch.begin();
+      e.cols.resize(n * L.rowWidth);
+      fillColumns(net.data(), n, e.cols.data());
+      if (batch.size() >= kMaxBatchCaches)
+         batch.pop_back();
+      batch.insert(batch.begin(), std::move(e));
+      hit = batch.begin();
+   } else if (hit != batch.begin()) {
+      std::rotate(batch.begin(), hit, hit + 1);
+      hit = batch.begin();
    }
-   std::vector<double> coef;
+   std::vector<double> coef, sysCoef, nu(_nuShape.size());
    coefficients(coef);
-   std::vector<double> nu(_nuShape.size()), sysCoef;
    for (std::size_t k = 0; k < nu.size(); ++k)
       nu[k] = ctx.at(static_cast<RooAbsReal *>(&_nuShape[k]))[0];
    systematicCoefficients(nu.data(), sysCoef);
-   const float *rows = hit->rows.data();
-   const std::size_t w = L.rowWidth, nP = L.processes.size();
-   const std::size_t *nT = L.procT.data(), *nK = L.procK.data();
-   const double *cf = coef.data(), *sc = sysCoef.data();
-   for (std::size_t i = 0; i < output.size(); ++i)
-      output[i] = RooEFT::Math::eventRatio(rows + i * w, nP, nT, nK, cf, sc);
+   // blocks of events keep the scratch arrays in cache
+   constexpr std::size_t kBlock = 2048;
+   std::vector<double> tmp(kBlock), ex(kBlock);
+   std::vector<const float *> cols(L.rowWidth);
+   const float *base = hit->cols.data();
+   const std::size_t nOut = std::min(output.size(), hit->n);
+   for (std::size_t first = 0; first < nOut; first += kBlock) {
+      const std::size_t m = std::min(kBlock, nOut - first);
+      for (std::size_t j = 0; j < cols.size(); ++j)
+         cols[j] = base + j * hit->n + first;
+      RooEFT::Math::ratioBatch(cols.data(), m, L.processes.size(), L.procT.data(), L.procK.data(), coef.data(),
+                               sysCoef.data(), output.data() + first, tmp.data(), ex.data());
+   }
 }
 
 void RooEFTUnbinnedPdf::precompute(const RooAbsData &data) const
@@ -538,12 +541,16 @@ void RooEFTUnbinnedPdf::precompute(const RooAbsData &data) const
    std::vector<float> net(n * L.outputs.size());
    session().run(in.data(), n, net.data());
    ++*_nCalls;
-   std::vector<float> rows(n * L.rowWidth);
-   fillRows(net.data(), n, rows.data());
+   std::vector<float> cols(n * L.rowWidth);
+   fillColumns(net.data(), n, cols.data());
    if (_caches->scalar.size() + n > kMaxScalarCache)
       _caches->scalar.clear();
-   for (std::size_t i = 0; i < n; ++i)
-      _caches->scalar[keys[i]] = std::vector<float>(rows.begin() + i * L.rowWidth, rows.begin() + (i + 1) * L.rowWidth);
+   for (std::size_t i = 0; i < n; ++i) {
+      std::vector<float> row(L.rowWidth);
+      for (std::size_t j = 0; j < L.rowWidth; ++j)
+         row[j] = cols[j * n + i];
+      _caches->scalar[keys[i]] = std::move(row);
+   }
 }
 
 void RooEFTUnbinnedPdf::clearCache() const
@@ -556,12 +563,12 @@ std::size_t RooEFTUnbinnedPdf::cachedEvents() const
 {
    std::size_t n = _caches->scalar.size();
    for (const auto &e : _caches->batch)
-      n += e.rows.size() / std::max<std::size_t>(1, layout().rowWidth);
+      n += e.n;
    return n;
 }
 
 std::unique_ptr<RooAbsReal> RooEFTUnbinnedPdf::createExpectedEventsFunc(const RooArgSet *) const
 {
    std::string name = std::string(GetName()) + "_expectedEvents";
-   return std::make_unique<RooExtendedBinding>(name.c_str(), name.c_str(), const_cast<RooEFTUnbinnedPdf &>(*this));
+   return std::make_unique<RooEFTYield>(name.c_str(), name.c_str(), *this);
 }

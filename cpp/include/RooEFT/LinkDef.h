@@ -6,9 +6,14 @@
 #pragma link C++ class RooEFTONNXFunction+;
 #pragma link C++ class RooEFTUnbinnedPdf+;
 #pragma link C++ class RooEFTTemplatePdf+;
+#pragma link C++ class RooEFTYield+;
+#pragma link C++ struct RooEFT::YieldModel+;
 #pragma link C++ function RooEFT::parseJsonStringList;
 #pragma link C++ function RooEFT::Math::code4Mult;
 #pragma link C++ function RooEFT::Math::code1Mult;
 #pragma link C++ function RooEFT::Math::code4Add;
 #pragma link C++ function RooEFT::Math::monomials;
+#pragma link C++ function RooEFT::Math::expInterp;
+#pragma link C++ function RooEFT::Math::smoothStep;
+#pragma link C++ function RooEFT::Math::ratioBatch;
 #endif

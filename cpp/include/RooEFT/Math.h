@@ -131,34 +131,53 @@ inline double expInterp(double nu, double kUp, double kDown)
    return std::exp(nu * 0.5 * (lu - ld) + nu * smoothStep(nu) * 0.5 * (lu + ld));
 }
 
-/// Per-event ratio R(x|θ,ν) of one event from its cached float row (see RooEFTUnbinnedPdf):
-/// for each process p the row holds `nT[p]` numbers [π_p, r_p,1 … r_p,nT−1] followed by
-/// `2·nK[p]` numbers [A_p,k, B_p,k] of its shape nuisances. `coef` holds per process the
+/// exp applied in place to `n` doubles (vectorised; compiled in its own translation unit).
+void expInPlace(double *x, std::size_t n);
+
+/// Per-event ratios R(x|θ,ν) for `n` events from cached float columns (RooEFTUnbinnedPdf), the
+/// one formula used by both the batch (`doEval`, n events) and the scalar (`evaluate`, n = 1)
+/// paths. `cols` lists, for each process p, `nT[p]` columns [π_p, r_p,1 … r_p,nT−1] followed
+/// by `2·nK[p]` columns [A_p,k, B_p,k] of its shape nuisances. `coef` holds per process the
 /// per-call coefficients μ_p·m_t(θ) (nT[p] each), `sysCoef` the per-call (ν_k, ν_k·S(ν_k)):
 ///   R = Σ_p π_p (coef_p0 + Σ_t coef_pt r_pt) · exp(Σ_k ν_k A_pk + ν_k S(ν_k) B_pk).
-inline double eventRatio(const float *row, std::size_t nProc, const std::size_t *nT, const std::size_t *nK,
-                         const double *coef, const double *sysCoef)
+/// `tmp` and `ex` are scratch arrays of n doubles.
+inline void ratioBatch(const float *const *cols, std::size_t n, std::size_t nProc, const std::size_t *nT,
+                       const std::size_t *nK, const double *coef, const double *sysCoef, double *out, double *tmp,
+                       double *ex)
 {
-   double r = 0.0;
+   for (std::size_t i = 0; i < n; ++i)
+      out[i] = 0.0;
    for (std::size_t p = 0; p < nProc; ++p) {
-      const std::size_t T = nT[p];
-      double s = coef[0];
-      for (std::size_t t = 1; t < T; ++t)
-         s += coef[t] * row[t];
-      s *= row[0];
-      row += T;
-      coef += T;
-      const std::size_t K2 = 2 * nK[p];
-      if (K2) {
-         double e = 0.0;
-         for (std::size_t j = 0; j < K2; ++j)
-            e += sysCoef[j] * row[j];
-         s *= std::exp(e);
-         row += K2;
+      const std::size_t T = nT[p], K2 = 2 * nK[p];
+      const float *pi = cols[0];
+      const double c0 = coef[0];
+      for (std::size_t i = 0; i < n; ++i)
+         tmp[i] = c0;
+      for (std::size_t t = 1; t < T; ++t) {
+         const float *col = cols[t];
+         const double c = coef[t];
+         for (std::size_t i = 0; i < n; ++i)
+            tmp[i] += c * col[i];
       }
-      r += s;
+      cols += T;
+      coef += T;
+      if (K2) {
+         for (std::size_t i = 0; i < n; ++i)
+            ex[i] = 0.0;
+         for (std::size_t j = 0; j < K2; ++j) {
+            const float *col = cols[j];
+            const double c = sysCoef[j];
+            for (std::size_t i = 0; i < n; ++i)
+               ex[i] += c * col[i];
+         }
+         expInPlace(ex, n);
+         for (std::size_t i = 0; i < n; ++i)
+            tmp[i] *= ex[i];
+         cols += K2;
+      }
+      for (std::size_t i = 0; i < n; ++i)
+         out[i] += pi[i] * tmp[i];
    }
-   return r;
 }
 
 } // namespace Math

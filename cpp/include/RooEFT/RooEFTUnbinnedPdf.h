@@ -33,6 +33,8 @@
 #ifndef RooEFT_RooEFTUnbinnedPdf_h
 #define RooEFT_RooEFTUnbinnedPdf_h
 
+#include "RooEFT/YieldModel.h"
+
 #include <RooAbsPdf.h>
 #include <RooListProxy.h>
 
@@ -109,7 +111,8 @@ private:
    struct Layout;
    struct CacheEntry {
       std::vector<std::uint64_t> key;
-      std::vector<float> rows;
+      std::size_t n = 0;
+      std::vector<float> cols; ///< column-major: column j of event i at [j * n + i]
    };
    /// Cached network outputs; shared with clones (RooFit clones pdfs when it builds likelihoods).
    struct Caches {
@@ -120,10 +123,15 @@ private:
    const RooEFT::OnnxSession &session() const;
    const Layout &layout() const;
    std::size_t processIndex(const char *process) const;
-   void fillRows(const float *net, std::size_t n, float *rows) const;
+   void fillColumns(const float *net, std::size_t n, float *cols) const;
+   double ratioOf(const float *row) const;
    void coefficients(std::vector<double> &coef) const;
    void systematicCoefficients(const double *nu, std::vector<double> &sysCoef) const;
    double rateFactor(std::size_t p) const;
+   /// Current values: monomials of θ, shape nuisances, normalisation nuisances, rate modifiers.
+   void parameterValues(std::vector<double> &m, std::vector<double> &nuShape, std::vector<double> &nuNorm,
+                        std::vector<double> &rates) const;
+   friend class RooEFTYield;
 
    RooListProxy _obs;      ///< observables (network inputs), in the model's order
    RooListProxy _theta;    ///< Wilson coefficients, in the model's order
@@ -131,14 +139,7 @@ private:
    RooListProxy _nuNorm;   ///< normalisation nuisances
    RooListProxy _rates;    ///< free rate modifiers
    std::vector<unsigned char> _modelBytes; ///< the ONNX model (persistent)
-   std::vector<double> _yields;            ///< N_p per process
-   std::vector<double> _xsec;              ///< nProc × nTerms: σ_p,t/σ_p,0
-   std::vector<double> _shapeNormUp;       ///< nProc × nShape
-   std::vector<double> _shapeNormDown;     ///< nProc × nShape
-   std::vector<double> _normUp;            ///< nNorm × nProc
-   std::vector<double> _normDown;          ///< nNorm × nProc
-   std::vector<int> _normCode;             ///< interpolation code per normalisation nuisance
-   std::vector<int> _rateProcess;          ///< process index per rate modifier
+   RooEFT::YieldModel _ym;                 ///< yields, cross-section terms, normalisation effects
 
    mutable std::shared_ptr<RooEFT::OnnxSession> _session;       //! transient
    mutable std::shared_ptr<const Layout> _layout;               //! transient, from the metadata

@@ -1,35 +1,46 @@
-"""Builders of small hand-written ONNX models for the tests.
+"""Hand-written ONNX models in the rooeft convention, with closed-form output columns.
 
-The hand-written models have one observable ``x`` and output columns that are simple closed
-forms of ``x`` (so every test knows the exact per-event terms):
-``kind`` is one of ``poly`` (c0 + c1 x + c2 x²), ``sigmoid`` (σ(c0 + c1 x)),
+For tests, benchmarks and examples: every column is a simple closed form of the observable(s), so
+the exact per-event terms are known without any training.
+
+A column ``kind`` is one of ``poly`` (c0 + c1 x + c2 x²), ``sigmoid`` (σ(c0 + c1 x)),
 ``1-sigmoid`` (1 − σ(c0 + c1 x)) and ``exp`` (exp(c0 + c1 x)).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
+
+__all__ = ["ColumnSpec", "build_columns_model", "build_mlp_model", "column_values"]
 
 ColumnSpec = tuple[str, str, Sequence[float]]  # (column name, kind, coefficients)
 
 
-def column_values(kind: str, c: Sequence[float], x: np.ndarray) -> np.ndarray:
-    """Exact value of one hand-written column (float64)."""
-    c0, c1, c2 = (list(c) + [0.0, 0.0, 0.0])[:3]
+def column_values(kind: str, c: Sequence[float], x: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """Exact value of one hand-written column (float64).
+
+    >>> column_values("poly", [1.0, 2.0, 0.5], np.array([0.0, 2.0])).tolist()
+    [1.0, 7.0]
+    >>> float(column_values("sigmoid", [0.0, 1.0], np.array([0.0]))[0])
+    0.5
+    """
+    x = np.asarray(x, dtype=np.float64)
+    c0, c1, c2 = ([*list(c), 0.0, 0.0, 0.0])[:3]
     if kind == "poly":
-        return c0 + c1 * x + c2 * x * x
+        return np.asarray(c0 + c1 * x + c2 * x * x)
     z = c0 + c1 * x
     if kind == "sigmoid":
-        return 1.0 / (1.0 + np.exp(-z))
+        return np.asarray(1.0 / (1.0 + np.exp(-z)))
     if kind == "1-sigmoid":
-        return 1.0 - 1.0 / (1.0 + np.exp(-z))
+        return np.asarray(1.0 - 1.0 / (1.0 + np.exp(-z)))
     if kind == "exp":
-        return np.exp(z)
-    raise ValueError(kind)
+        return np.asarray(np.exp(z))
+    raise ValueError(f"unknown column kind {kind!r}: use poly, sigmoid, 1-sigmoid or exp")
 
 
 def build_columns_model(
@@ -57,7 +68,7 @@ def build_columns_model(
 
     outs = []
     for j, (_, kind, coefs) in enumerate(columns):
-        c0, c1, c2 = (list(coefs) + [0.0, 0.0, 0.0])[:3]
+        c0, c1, c2 = ([*list(coefs), 0.0, 0.0, 0.0])[:3]
         p = f"c{j}"
         nodes.append(helper.make_node("Mul", [observable, const(p + "_c1", c1)], [p + "_l"]))
         nodes.append(helper.make_node("Add", [p + "_l", const(p + "_c0", c0)], [p + "_z"]))
@@ -129,5 +140,3 @@ def build_mlp_model(path: Path, n_in: int, n_out: int, *, seed: int = 0, hidden:
     model.ir_version = 8
     onnx.save(model, str(path))
     return path
-
-

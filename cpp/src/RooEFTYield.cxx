@@ -1,0 +1,42 @@
+#include "RooEFT/RooEFTYield.h"
+
+#include "RooEFT/RooEFTUnbinnedPdf.h"
+
+#include <stdexcept>
+
+RooEFTYield::RooEFTYield(const char *name, const char *title, const RooEFTUnbinnedPdf &pdf, const char *process)
+   : RooAbsReal(name, title), _theta("theta", "Wilson coefficients", this),
+     _nuShape("nuShape", "shape nuisances", this), _nuNorm("nuNorm", "normalisation nuisances", this),
+     _rates("rates", "rate modifiers", this), _model(pdf._ym),
+     _process(process && *process ? static_cast<int>(pdf.processIndex(process)) : -1)
+{
+   _theta.add(pdf._theta);
+   _nuShape.add(pdf._nuShape);
+   _nuNorm.add(pdf._nuNorm);
+   _rates.add(pdf._rates);
+}
+
+RooEFTYield::RooEFTYield(const RooEFTYield &other, const char *name)
+   : RooAbsReal(other, name), _theta("theta", this, other._theta), _nuShape("nuShape", this, other._nuShape),
+     _nuNorm("nuNorm", this, other._nuNorm), _rates("rates", this, other._rates), _model(other._model),
+     _process(other._process)
+{
+}
+
+double RooEFTYield::evaluate() const
+{
+   auto values = [](const RooListProxy &list) {
+      std::vector<double> out(list.size());
+      for (std::size_t i = 0; i < out.size(); ++i)
+         out[i] = static_cast<const RooAbsReal &>(list[i]).getVal();
+      return out;
+   };
+   const std::vector<double> theta = values(_theta), nuShape = values(_nuShape), nuNorm = values(_nuNorm),
+                             rates = values(_rates);
+   std::vector<double> m(RooEFT::Math::nTerms(theta.size()));
+   RooEFT::Math::monomials(theta.data(), theta.size(), m.data());
+   if (_process < 0)
+      return _model.totalYield(m.data(), nuShape.data(), nuNorm.data(), rates.data());
+   return _model.processYield(static_cast<std::size_t>(_process), m.data(), nuShape.data(), nuNorm.data(),
+                              rates.data());
+}
