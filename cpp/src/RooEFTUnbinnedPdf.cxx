@@ -158,8 +158,10 @@ const RooEFTUnbinnedPdf::Layout &RooEFTUnbinnedPdf::layout() const
       const std::string &kind = parts[0];
       const std::size_t expect = kind == "frac" ? 2 : kind == "quad" ? 4 : 3;
       if (parts.size() != expect || (kind != "frac" && kind != "lin" && kind != "quad" && kind != "sysup" &&
-                                     kind != "sysdown"))
+                                     kind != "sysdown" && kind != "score"))
          throw std::invalid_argument(pdfName(this) + "malformed output column name '" + col + "'");
+      if (kind == "score")
+         continue; // an observable for templates, not a term of the ratio
       const std::size_t p = indexOf(L->processes, parts[1], col);
       const int jj = static_cast<int>(j);
       if (kind == "frac") {

@@ -37,7 +37,7 @@ __all__ = [
 
 CONVENTION_VERSION = "1"
 _PREFIX = "rooeft."
-_KINDS = {"frac": 1, "lin": 2, "quad": 3, "sysup": 2, "sysdown": 2}
+_KINDS = {"frac": 1, "lin": 2, "quad": 3, "sysup": 2, "sysdown": 2, "score": 2}
 
 
 class ConventionError(ValueError):
@@ -59,7 +59,7 @@ def parse_column(name: str) -> Column:
     if kind not in _KINDS or len(parts) != _KINDS[kind] + 1 or any(not p for p in parts):
         raise ConventionError(
             f"output column {name!r} is not one of frac:<p>, lin:<p>:<a>, quad:<p>:<a>:<b>, "
-            "sysup:<p>:<k>, sysdown:<p>:<k>"
+            "sysup:<p>:<k>, sysdown:<p>:<k>, score:<p>:<a>"
         )
     return Column(kind, parts[1], tuple(parts[2:]))
 
@@ -119,7 +119,7 @@ class ModelInterface:
             col = parse_column(name)
             if self.processes and col.process not in self.processes:
                 raise ConventionError(f"column {name!r}: process {col.process!r} not in {list(self.processes)}")
-            if col.kind in ("lin", "quad"):
+            if col.kind in ("lin", "quad", "score"):
                 bad = [c for c in col.names if c not in self.coefficients]
                 if bad:
                     raise ConventionError(f"column {name!r}: coefficient(s) {bad} not in {list(self.coefficients)}")

@@ -16,8 +16,18 @@ __all__ = ["main"]
 
 # sub-command modules, in the order `rooeft --help` lists them
 _COMMANDS = (
+    "rooeft.cli.demo",
     "rooeft.cli.generate",
     "rooeft.cli.train",
+    "rooeft.cli.export",
+    "rooeft.cli.build",
+    "rooeft.cli.fit",
+    "rooeft.cli.scan",
+    "rooeft.cli.limits",
+    "rooeft.cli.toys",
+    "rooeft.cli.posterior",
+    "rooeft.cli.plot",
+    "rooeft.cli.bench",
     "rooeft.cli.config",
 )
 
