@@ -4,6 +4,7 @@
 #include <onnxruntime_c_api.h>
 
 #include <dlfcn.h>
+#include <glob.h>
 
 #include <algorithm>
 #include <cctype>
@@ -28,11 +29,44 @@ struct Runtime {
    std::string path;
 };
 
+/// The onnxruntime Python package next to this library in site-packages
+/// (<site-packages>/rooeft/lib/libRooEFT.so -> <site-packages>/onnxruntime/capi/libonnxruntime.so*).
+std::string siblingPackageLibrary()
+{
+   Dl_info info;
+   if (!dladdr(reinterpret_cast<void *>(&siblingPackageLibrary), &info) || !info.dli_fname)
+      return "";
+   std::string self(info.dli_fname);
+   const auto slash = self.rfind('/');
+   if (slash == std::string::npos)
+      return "";
+   const std::string pattern = self.substr(0, slash) + "/../../onnxruntime/capi/libonnxruntime.so*";
+   glob_t g;
+   std::string found;
+   if (glob(pattern.c_str(), 0, nullptr, &g) == 0 && g.gl_pathc > 0)
+      found = g.gl_pathv[0];
+   globfree(&g);
+   return found;
+}
+
+/// Candidates in order: $ROOEFT_ONNXRUNTIME_LIB, the onnxruntime package beside this library,
+/// the path recorded at build time.
+std::vector<std::string> candidatePaths()
+{
+   std::vector<std::string> out;
+   if (const char *env = std::getenv("ROOEFT_ONNXRUNTIME_LIB"); env && *env)
+      out.emplace_back(env);
+   out.push_back(siblingPackageLibrary());
+   out.emplace_back(ROOEFT_DEFAULT_ORT_LIBRARY);
+   return out;
+}
+
 std::string candidatePath()
 {
-   if (const char *env = std::getenv("ROOEFT_ONNXRUNTIME_LIB"); env && *env)
-      return env;
-   return ROOEFT_DEFAULT_ORT_LIBRARY;
+   for (auto &p : candidatePaths())
+      if (!p.empty())
+         return p;
+   return "";
 }
 
 const Runtime &runtime()
@@ -43,7 +77,10 @@ const Runtime &runtime()
    std::call_once(once, [] {
       std::vector<std::string> tried;
       void *handle = nullptr;
-      for (const std::string &p : {candidatePath(), std::string("libonnxruntime.so"), std::string("libonnxruntime.so.1")}) {
+      auto paths = candidatePaths();
+      paths.emplace_back("libonnxruntime.so");
+      paths.emplace_back("libonnxruntime.so.1");
+      for (const std::string &p : paths) {
          if (p.empty())
             continue;
          tried.push_back(p);

@@ -2,9 +2,9 @@
 /// \brief A minimal, cling-safe handle on an ONNX Runtime inference session.
 ///
 /// ONNX Runtime is loaded at run time with `dlopen` (no link-time dependency): the library path is
-/// taken from the environment variable `ROOEFT_ONNXRUNTIME_LIB`, else from the path recorded at
-/// build time (the `onnxruntime` Python package's `libonnxruntime.so.*`), else from the dynamic
-/// loader's search path (`libonnxruntime.so`). The public header includes no ONNX Runtime header.
+/// taken from the environment variable `ROOEFT_ONNXRUNTIME_LIB`, else from the `onnxruntime` Python
+/// package installed beside rooeft (`<site-packages>/onnxruntime/capi/libonnxruntime.so.*`), else
+/// from the path recorded at build time, else from the dynamic loader's search path. The public header includes no ONNX Runtime header.
 #ifndef RooEFT_OnnxSession_h
 #define RooEFT_OnnxSession_h
 
