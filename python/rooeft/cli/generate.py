@@ -1,0 +1,114 @@
+"""``rooeft generate``: generate the analytic ZH example samples (signal, background, pseudo-data).
+
+Writes ``zh_signal.root``, ``zh_background.root``, ``pseudodata_<tag>.root`` (one per
+``--theta``), ``btag_sf.json`` and ``metadata.json`` into ``--output-dir``; see
+:mod:`rooeft.zh.dataset` and :mod:`rooeft.zh.generator` for the physics and the branches.
+Generation is chunked (``--chunk-size`` events at a time, written with uproot ``extend``), so
+memory stays bounded for any number of events. Measured on the 2-core development machine:
+10^7 generated signal events (6.3 M written) take 1 min 46 s wall (86 s CPU) and 1.3 GB of disk, with a
+peak resident memory of 186 MB at the default chunk size (100k events).
+
+Example (the shipped set, ``data/zh``)::
+
+    rooeft generate --output-dir data/zh --n-signal 100000 --n-background 80000 --seed 1 \\
+        --theta sm --theta cHQ3=0.02,cHW=0.3,cHWtil=0.3
+
+>>> import argparse
+>>> parser = argparse.ArgumentParser(prog="rooeft")
+>>> register(parser.add_subparsers(dest="command"))
+>>> args = parser.parse_args(["generate", "--output-dir", "out", "--theta", "cHW=0.3"])
+>>> args.n_signal, args.theta, args.luminosity
+(100000, ['cHW=0.3'], 300.0)
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import time
+from typing import Any
+
+__all__ = ["register", "run"]
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``generate`` sub-command to an ``argparse`` sub-parsers object."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "generate",
+        help="generate the analytic ZH example samples",
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+    )
+    parser.add_argument("--output-dir", "-o", required=True, help="directory of the output files (created)")
+    parser.add_argument("--n-signal", type=int, default=100_000, help="generated signal events (0: skip)")
+    parser.add_argument("--n-background", type=int, default=80_000, help="generated background events (0: skip)")
+    parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    parser.add_argument(
+        "--theta",
+        action="append",
+        default=None,
+        help="pseudo-data point, e.g. 'sm' or 'cHQ3=0.02,cHW=0.3' (repeatable; default: sm; 'none': no pseudo-data)",
+    )
+    parser.add_argument("--luminosity", type=float, default=300.0, help="integrated luminosity in 1/fb (default 300)")
+    parser.add_argument("--chunk-size", type=int, default=100_000, help="events per chunk (default 100000)")
+    parser.add_argument("--jacobian", action="store_true", help="include the sampling Jacobian ln(s/s_hat)")
+    parser.add_argument("--double", action="store_true", help="store weights as float64 (default float32)")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``rooeft generate``; returns the exit code."""
+    from rooeft.zh.dataset import parse_theta
+    from rooeft.zh.generator import GeneratorConfig
+
+    texts = args.theta if args.theta is not None else ["sm"]
+    thetas = [] if [t.lower() for t in texts] == ["none"] else [parse_theta(t) for t in texts]
+    if args.seed < 0:
+        raise ValueError(f"--seed must be >= 0, got {args.seed}")
+    config = GeneratorConfig(
+        luminosity=args.luminosity,
+        jacobian=args.jacobian,
+        chunk_size=args.chunk_size,
+        weight_dtype="float64" if args.double else "float32",
+    )
+    start = time.perf_counter()
+    try:
+        meta = _generate(args, thetas, config)
+    except FileExistsError as err:
+        print(f"rooeft generate: error: {err}", file=sys.stderr)
+        return 1
+    for name, info in meta["samples"].items():
+        print(f"{name}: {info['events']} events written of {info['generated']}, {info['expected_events']:.1f} expected")
+    for tag, info in meta["pseudodata"].items():
+        print(f"pseudo-data {tag}: {info['events']} events (expected {sum(info['expected'].values()):.1f})")
+    print(f"done in {time.perf_counter() - start:.1f} s -> {args.output_dir}")
+    return 0
+
+
+def _generate(args: argparse.Namespace, thetas: list[tuple[float, ...]], config: Any) -> dict[str, Any]:
+    from rooeft.zh.dataset import generate_dataset
+
+    return generate_dataset(
+        args.output_dir,
+        n_signal=args.n_signal,
+        n_background=args.n_background,
+        seed=args.seed,
+        thetas=thetas,
+        config=config,
+        overwrite=args.overwrite,
+        progress=not args.no_progress,
+        command=_command(args),
+    )
+
+
+def _command(args: argparse.Namespace) -> str:
+    """The equivalent command line (recorded in metadata.json)."""
+    parts = ["rooeft", "generate", "--output-dir", str(args.output_dir), "--n-signal", str(args.n_signal),
+             "--n-background", str(args.n_background), "--seed", str(args.seed)]
+    for theta in args.theta if args.theta is not None else ["sm"]:
+        parts += ["--theta", theta]
+    parts += ["--luminosity", f"{args.luminosity:g}", "--chunk-size", str(args.chunk_size)]
+    parts += [flag for flag, on in (("--jacobian", args.jacobian), ("--double", args.double)) if on]
+    return " ".join(shlex.quote(p) for p in parts)
