@@ -1,0 +1,54 @@
+"""Statistical inference on a rooeft workspace: fits, profile-likelihood scans and intervals,
+Asimov expectations, toys and coverage, run in parallel on local processes or a Dask cluster.
+
+>>> from rooeft.infer import intervals_1d
+>>> intervals_1d([-2.0, -1.0, 0.0, 1.0, 2.0], [2.0, 0.5, 0.0, 0.5, 2.0])["68"]
+[(-1.0, 1.0)]
+"""
+
+from __future__ import annotations
+
+from rooeft.infer.fit import FitResult, ParameterResult, fit
+from rooeft.infer.model import DataSpec, FitAttempt, InferenceError, Model, ToySpec, get_model
+from rooeft.infer.output import read_json, write_json, write_limit_tree
+from rooeft.infer.scan import LEVELS_1D, LEVELS_2D, Scan1D, Scan2D, ScanPoint, intervals_1d, scan1d, scan2d
+from rooeft.infer.toys import ToyFit, ToysResult, toys
+
+__all__ = [
+    "LEVELS_1D",
+    "LEVELS_2D",
+    "DataSpec",
+    "FitAttempt",
+    "FitResult",
+    "InferenceError",
+    "Model",
+    "ParameterResult",
+    "Scan1D",
+    "Scan2D",
+    "ScanPoint",
+    "ToyFit",
+    "ToySpec",
+    "ToysResult",
+    "asimov_dataset",
+    "fit",
+    "get_model",
+    "intervals_1d",
+    "read_json",
+    "scan1d",
+    "scan2d",
+    "toys",
+    "write_json",
+    "write_limit_tree",
+]
+
+
+def asimov_dataset(workspace: object, theta: dict[str, float] | None = None, *, name: str = "asimov") -> object:
+    """The Asimov ``RooDataSet`` of a workspace at POI values ``theta`` (others nominal): binned
+    channels hold the expected counts at the bin centres, unbinned channels the simulation
+    ``sim_<ch>`` weighted by ``Σ_t m_t(θ) w_t``; ``CMS_channel`` and ``_weight_`` as in
+    ``data_obs``. The dataset belongs to the cached :class:`Model` of the file."""
+    from pathlib import Path
+
+    if not isinstance(workspace, str | Path | Model):
+        raise TypeError(f"workspace must be a path or a Model, got {type(workspace).__name__}")
+    return get_model(workspace).asimov_dataset(dict(theta or {}), name=name)

@@ -1,0 +1,259 @@
+"""Maximum-likelihood fits of a rooeft workspace: Minuit2 + Hesse (+ Minos), pulls and constraints."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rooeft.infer.model import DataSpec, FitAttempt, Model, get_model
+
+__all__ = ["FitResult", "ParameterResult", "fit"]
+
+
+@dataclass(frozen=True)
+class ParameterResult:
+    """Post-fit value and uncertainties of one parameter.
+
+    ``error_lo``/``error_hi`` are signed (``error_lo <= 0``): Minos errors for the parameters
+    given to ``minos``, otherwise ∓ the Hesse error. ``prefit_error`` is the constraint width (None
+    for POIs and unconstrained parameters). Fixed parameters have error 0.
+    """
+
+    value: float
+    error: float
+    error_lo: float
+    error_hi: float
+    prefit: float
+    prefit_error: float | None
+    constrained: bool
+    poi: bool
+
+    @property
+    def pull(self) -> float | None:
+        """``(θ̂ − θ0)/σ_prefit`` for constrained parameters."""
+        if not self.prefit_error:
+            return None
+        return (self.value - self.prefit) / self.prefit_error
+
+    @property
+    def constraint(self) -> float | None:
+        """``σ̂/σ_prefit`` for constrained parameters."""
+        if not self.prefit_error:
+            return None
+        return self.error / self.prefit_error
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """Result of :func:`fit`. ``status`` is Migrad's status of the kept attempt (0 = converged),
+    ``cov_quality`` Minuit's covariance quality (3 = accurate, −1 = not computed). ``attempts``
+    lists every minimisation attempt (see :mod:`rooeft.infer.model` for the retry strategies)."""
+
+    status: int
+    cov_quality: int
+    min_nll: float
+    asimov: bool
+    parameters: Mapping[str, ParameterResult]
+    correlation_names: tuple[str, ...]
+    correlation: tuple[tuple[float, ...], ...]
+    attempts: tuple[FitAttempt, ...] = ()
+    edm: float = float("nan")
+    minos_status: int | None = None
+    label: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """Converged with an accurate covariance matrix."""
+        return self.status == 0 and self.cov_quality == 3 and math.isfinite(self.min_nll)
+
+    @property
+    def pulls(self) -> dict[str, float]:
+        """``(θ̂ − θ0)/σ_prefit`` of every constrained nuisance."""
+        return {n: p.pull for n, p in self.parameters.items() if p.pull is not None}
+
+    @property
+    def constraints(self) -> dict[str, float]:
+        """``σ̂/σ_prefit`` of every constrained nuisance."""
+        return {n: p.constraint for n, p in self.parameters.items() if p.constraint is not None}
+
+    @property
+    def pois(self) -> list[str]:
+        return [n for n, p in self.parameters.items() if p.poi]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The shared ``fit`` JSON format."""
+        return {
+            "kind": "fit",
+            "status": self.status,
+            "cov_quality": self.cov_quality,
+            "min_nll": self.min_nll,
+            "asimov": self.asimov,
+            "parameters": {
+                n: {
+                    "value": p.value,
+                    "error": p.error,
+                    "error_lo": p.error_lo,
+                    "error_hi": p.error_hi,
+                    "prefit": p.prefit,
+                    "prefit_error": p.prefit_error,
+                    "constrained": p.constrained,
+                    "poi": p.poi,
+                }
+                for n, p in self.parameters.items()
+            },
+            "correlation": {"names": list(self.correlation_names), "matrix": [list(r) for r in self.correlation]},
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> FitResult:
+        """Inverse of :meth:`to_dict` (attempts are not stored in the JSON)."""
+        if d.get("kind") != "fit":
+            raise ValueError(f"not a fit result: kind={d.get('kind')!r}")
+        params = {n: ParameterResult(**p) for n, p in d["parameters"].items()}
+        corr = d["correlation"]
+        return cls(
+            status=int(d["status"]),
+            cov_quality=int(d["cov_quality"]),
+            min_nll=float(d["min_nll"]),
+            asimov=bool(d["asimov"]),
+            parameters=params,
+            correlation_names=tuple(corr["names"]),
+            correlation=tuple(tuple(float(x) for x in r) for r in corr["matrix"]),
+        )
+
+    def table(self) -> str:
+        """A human-readable table of the parameters."""
+        lines = [f"status {self.status}, covariance quality {self.cov_quality}, min NLL {self.min_nll:.6f}"]
+        lines.append(f"{'parameter':<24} {'value':>11} {'-err':>10} {'+err':>10} {'pull':>7} {'constr':>7}")
+        for n, p in self.parameters.items():
+            pull = f"{p.pull:7.3f}" if p.pull is not None else " " * 7
+            con = f"{p.constraint:7.3f}" if p.constraint is not None else " " * 7
+            tag = " (POI)" if p.poi else ""
+            lines.append(f"{n + tag:<24} {p.value:11.5g} {p.error_lo:10.4g} {p.error_hi:+10.4g} {pull} {con}")
+        if self.attempts and (len(self.attempts) > 1 or not self.ok):
+            lines.append(
+                "attempts: " + ", ".join(f"{a.name}(status {a.status}, covQual {a.cov_quality})" for a in self.attempts)
+            )
+        return "\n".join(lines)
+
+
+def _as_spec(data: str, asimov: Mapping[str, float] | bool | None) -> DataSpec:
+    return DataSpec.make(data, asimov)
+
+
+def fit_spec(
+    model: Model,
+    spec: DataSpec,
+    *,
+    minos: Sequence[str] = (),
+    fixed: Mapping[str, float] | None = None,
+    start: Mapping[str, float] | None = None,
+    strategy: int = 1,
+    max_calls: int | None = None,
+    tolerance: float = 0.01,
+    hesse: bool = True,
+    label: str = "",
+    nll: Any = None,
+) -> FitResult:
+    """:func:`fit` on an opened model and a :class:`DataSpec` (used by scans, toys and workers)."""
+    fixed = dict(fixed or {})
+    model.check_names(fixed, what="fixed parameter")
+    model.check_names(minos, what="Minos parameter")
+    nll = model.nll(spec) if nll is None else nll
+    floating = [n for n in [*model.pois, *model.nuisances] if n not in fixed]
+    origin = model._nominal_start(fixed)
+    if start:
+        origin.update({k: v for k, v in start.items() if k not in fixed})
+    res = model.minimize(
+        nll,
+        floating,
+        start=origin,
+        hesse=hesse,
+        minos=[m for m in minos if m in floating],
+        strategy=strategy,
+        max_calls=max_calls,
+        tolerance=tolerance,
+    )
+    params: dict[str, ParameterResult] = {}
+    for n in [*model.pois, *model.nuisances]:
+        err = res.errors.get(n, 0.0)
+        prefit_error = model.prefit_error(n)
+        params[n] = ParameterResult(
+            value=res.values[n],
+            error=err,
+            error_lo=res.errors_lo.get(n, -err),
+            error_hi=res.errors_hi.get(n, err),
+            prefit=model.prefit_value(n),
+            prefit_error=prefit_error,
+            constrained=prefit_error is not None,
+            poi=n in model.pois,
+        )
+    return FitResult(
+        status=res.status,
+        cov_quality=res.cov_quality,
+        min_nll=res.nll,
+        asimov=spec.is_asimov,
+        parameters=params,
+        correlation_names=res.correlation_names,
+        correlation=res.correlation,
+        attempts=res.attempts,
+        edm=res.edm,
+        minos_status=res.minos_status,
+        label=label,
+    )
+
+
+def fit(
+    workspace: str | Path | Model,
+    *,
+    data: str = "data_obs",
+    asimov: Mapping[str, float] | bool | None = None,
+    minos: Sequence[str] | None = None,
+    fixed: Mapping[str, float] | None = None,
+    strategy: int = 1,
+    max_calls: int | None = None,
+    tolerance: float = 0.01,
+    hesse: bool = True,
+    label: str = "",
+) -> FitResult:
+    """Fit the workspace's ``model_s`` to a dataset, profiling every nuisance with its constraint.
+
+    Parameters
+    ----------
+    workspace
+        A workspace file following the rooeft convention (or an opened :class:`Model`).
+    data
+        Name of the dataset in the workspace (ignored when ``asimov`` is given).
+    asimov
+        Fit Asimov data instead: POI values (others at their nominal value); ``True`` = SM.
+    minos
+        POIs (or nuisances) for which Minos computes asymmetric errors.
+    fixed
+        Parameters held fixed at the given values (e.g. a conditional fit).
+    strategy, max_calls, tolerance
+        Minuit2 strategy of the first attempt, call limit per attempt, and ``RooMinimizer.setEps``
+        (Migrad stops at EDM < 0.002 × tolerance).
+    hesse
+        Run Hesse for errors and correlations.
+
+    Returns
+    -------
+    FitResult
+        Failed fits are returned (with ``status``, ``cov_quality`` and the attempts made), never
+        raised or dropped.
+    """
+    model = get_model(workspace)
+    return fit_spec(
+        model,
+        _as_spec(data, asimov),
+        minos=list(minos or ()),
+        fixed=fixed,
+        strategy=strategy,
+        max_calls=max_calls,
+        tolerance=tolerance,
+        hesse=hesse,
+        label=label,
+    )

@@ -1,0 +1,598 @@
+"""An opened rooeft workspace: parameters, datasets (observed, Asimov, toys), likelihoods and the
+minimiser with its retry strategies.
+
+Everything that touches RooFit for inference goes through :class:`Model`. A model is opened once
+per process (:func:`get_model` caches it): worker processes of parallel scans and toys open the
+workspace file themselves, because ROOT objects cannot be pickled.
+
+Retry strategies of :meth:`Model.minimize` (tried in this order until one succeeds; a fit
+*succeeds* when Migrad returns status 0 with a finite NLL and, if Hesse was requested, the
+covariance matrix is accurate, ``covQual == 3``):
+
+1. ``migrad`` — Migrad with the requested strategy (default 1) from the starting point;
+2. ``migrad-strategy2`` — Migrad with strategy 2, continuing from where attempt 1 stopped (or
+   from the starting point if the NLL there is not finite);
+3. ``migrad-restart`` — back to the nominal values (fixed parameters keep their values), with
+   initial step sizes twice as large as in attempts 1–2, strategy 2;
+4. ``simplex-migrad`` — Simplex followed by Migrad (strategy 2) from the nominal values.
+
+Initial step sizes are set on every attempt (attempts 1–2: half the prefit σ of a constrained
+nuisance, or 1/40 of the range of an unconstrained parameter; 3–4: twice that), so a fit never
+depends on what ran before in the same process (serial and parallel scans agree).
+
+If none succeeds the attempt with the lowest finite NLL is kept and reported with its status and
+covariance quality; nothing is dropped silently. Every attempt is recorded
+(:class:`FitAttempt`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from rooeft.terms import quadratic_pairs
+
+__all__ = [
+    "DataSpec",
+    "FitAttempt",
+    "InferenceError",
+    "Minimum",
+    "Model",
+    "ToySpec",
+    "get_model",
+]
+
+WEIGHT = "_weight_"
+CATEGORY = "CMS_channel"
+
+
+class InferenceError(ValueError):
+    """A workspace, dataset or parameter request that inference cannot use (names the culprit)."""
+
+
+@dataclass(frozen=True)
+class ToySpec:
+    """One pseudo-experiment: generated from the model at ``truth`` with ``numpy`` seeded by
+    ``(seed, index)``, so any process regenerates the identical toy."""
+
+    truth: tuple[tuple[str, float], ...]
+    seed: int
+    index: int
+    randomize_globals: bool = True
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Which dataset a likelihood is built on: a dataset of the workspace (``name``), an Asimov
+    dataset at the parameter values ``asimov``, or a toy. Picklable, so workers rebuild it."""
+
+    name: str = "data_obs"
+    asimov: tuple[tuple[str, float], ...] | None = None
+    toy: ToySpec | None = None
+
+    @property
+    def is_asimov(self) -> bool:
+        return self.asimov is not None
+
+    @staticmethod
+    def make(data: str = "data_obs", asimov: Mapping[str, float] | bool | None = None) -> DataSpec:
+        """``asimov=True`` (or ``{}``) means Asimov data at the nominal (SM) values."""
+        if asimov is None or asimov is False:
+            return DataSpec(name=data)
+        values = {} if asimov is True else dict(asimov)
+        return DataSpec(name=data, asimov=tuple(sorted((k, float(v)) for k, v in values.items())))
+
+
+@dataclass(frozen=True)
+class FitAttempt:
+    """One minimisation attempt: its strategy name, Minuit strategy, status, covariance quality
+    (−1 when Hesse was not run) and NLL at its end."""
+
+    name: str
+    strategy: int
+    status: int
+    cov_quality: int
+    nll: float
+
+
+@dataclass
+class Minimum:
+    """What :meth:`Model.minimize` found (the parameters are left at these values)."""
+
+    status: int
+    cov_quality: int
+    nll: float
+    edm: float
+    attempts: tuple[FitAttempt, ...]
+    values: dict[str, float]
+    errors: dict[str, float] = field(default_factory=dict)
+    errors_lo: dict[str, float] = field(default_factory=dict)
+    errors_hi: dict[str, float] = field(default_factory=dict)
+    minos_status: int | None = None
+    correlation_names: tuple[str, ...] = ()
+    correlation: tuple[tuple[float, ...], ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 0 and math.isfinite(self.nll)
+
+
+def _name(obj: Any) -> str:
+    return str(obj.GetName())
+
+
+def _names(collection: Any) -> list[str]:
+    if not collection:
+        return []
+    return [_name(v) for v in collection]
+
+
+def _column(cols: Mapping[Any, Any], name: str) -> npt.NDArray[Any] | None:
+    """``RooDataSet.to_numpy`` keys are bytes in ROOT 6.40; accept both spellings."""
+    if name in cols:
+        return np.asarray(cols[name])
+    key = name.encode()
+    return np.asarray(cols[key]) if key in cols else None
+
+
+class Model:
+    """An opened rooeft workspace (see docs/workspace_convention.md).
+
+    Parameters
+    ----------
+    path
+        The workspace file; ``libRooEFT`` is loaded before it is opened.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        from rooeft import load_library
+
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FileNotFoundError(f"workspace file {self.path} does not exist")
+        ROOT = load_library()
+        ROOT.RooMsgService.instance().setGlobalKillBelow(ROOT.RooFit.WARNING)
+        self.ROOT = ROOT
+        self._file = ROOT.TFile.Open(str(self.path))
+        if not self._file or self._file.IsZombie():
+            raise InferenceError(f"{self.path}: not a readable ROOT file")
+        w = self._file.Get("w")
+        if not w or not w.InheritsFrom("RooWorkspace"):
+            raise InferenceError(f"{self.path}: no RooWorkspace named 'w'")
+        self.w = w
+        mc = w.obj("ModelConfig")
+        if not mc:
+            raise InferenceError(f"{self.path}: workspace 'w' has no 'ModelConfig'")
+        self.mc = mc
+        self.pdf = mc.GetPdf() or w.pdf("model_s")
+        if not self.pdf:
+            raise InferenceError(f"{self.path}: ModelConfig has no pdf and there is no 'model_s'")
+        self.pois: list[str] = _names(mc.GetParametersOfInterest())
+        if not self.pois:
+            raise InferenceError(f"{self.path}: ModelConfig has no parameters of interest")
+        self.nuisances: list[str] = _names(mc.GetNuisanceParameters())
+        self.global_observables: list[str] = _names(mc.GetGlobalObservables())
+        self._globs_set = mc.GetGlobalObservables() or ROOT.RooArgSet()
+        cat = w.cat(CATEGORY)
+        if not cat:
+            raise InferenceError(f"{self.path}: no RooCategory '{CATEGORY}'")
+        self.category = cat
+        states = {(k.decode() if isinstance(k, bytes) else str(k)): int(v) for k, v in dict(cat.states()).items()}
+        self.channel_index: dict[str, int] = dict(sorted(states.items(), key=lambda kv: kv[1]))
+        self.channels: list[str] = list(self.channel_index)
+        self.channel_pdfs: dict[str, Any] = {}
+        self.channel_kind: dict[str, str] = {}
+        for ch in self.channels:
+            pdf = w.pdf(f"pdf_{ch}")
+            if not pdf:
+                raise InferenceError(f"{self.path}: channel '{ch}' has no pdf 'pdf_{ch}'")
+            self.channel_pdfs[ch] = pdf
+            if pdf.InheritsFrom("RooEFTTemplatePdf"):
+                self.channel_kind[ch] = "binned"
+            elif pdf.InheritsFrom("RooEFTUnbinnedPdf"):
+                self.channel_kind[ch] = "unbinned"
+            else:
+                raise InferenceError(f"{self.path}: pdf_{ch} is a {pdf.ClassName()}, not a RooEFT pdf")
+        meta = w.obj("rooeft_metadata")
+        self.metadata: dict[str, Any] = json.loads(str(meta.GetTitle())) if meta else {}
+        # nominal values and ranges as stored (POIs: SM, nuisances: 0 or 1, globals)
+        self.nominal: dict[str, float] = {}
+        self.ranges: dict[str, tuple[float, float]] = {}
+        for n in [*self.pois, *self.nuisances, *self.global_observables]:
+            v = self.var(n)
+            self.nominal[n] = float(v.getVal())
+            self.ranges[n] = (float(v.getMin()), float(v.getMax()))
+        # Gaussian constraints: nuisance -> (global observable, sigma)
+        self.constraints: dict[str, tuple[str, float]] = {}
+        for nu in self.nuisances:
+            cpdf = w.pdf(f"{nu}_Pdf")
+            if not cpdf:
+                continue
+            glob = f"{nu}_In"
+            sigma = float(cpdf.getSigma().getVal()) if cpdf.InheritsFrom("RooGaussian") else float("nan")
+            self.constraints[nu] = (glob, sigma)
+        self._data_cache: dict[DataSpec, Any] = {}
+        self._nll_cache: dict[DataSpec, Any] = {}
+        self._sim_cache: dict[str, dict[str, npt.NDArray[Any]]] = {}
+
+    # ------------------------------------------------------------------ parameters
+    def var(self, name: str) -> Any:
+        v = self.w.var(name)
+        if not v:
+            raise InferenceError(f"{self.path}: no parameter '{name}' in workspace 'w'")
+        return v
+
+    def prefit_error(self, name: str) -> float | None:
+        """σ of the Gaussian constraint of a nuisance (None for POIs and unconstrained ones)."""
+        c = self.constraints.get(name)
+        return c[1] if c and math.isfinite(c[1]) else None
+
+    def prefit_value(self, name: str) -> float:
+        """The constraint centre (the global observable's value) or the nominal value."""
+        c = self.constraints.get(name)
+        if c is not None and c[0] in self.nominal:
+            return float(self.var(c[0]).getVal())
+        return self.nominal[name]
+
+    def set_values(self, values: Mapping[str, float], *, extend: bool = False) -> None:
+        """Set parameters, checking ranges deliberately (ROOT 6.40 throws outside the range).
+
+        Outside its range a parameter raises :class:`InferenceError` naming it, unless ``extend``
+        is true: then the range is widened to include the value.
+        """
+        for name, value in values.items():
+            v = self.var(name)
+            lo, hi = float(v.getMin()), float(v.getMax())
+            value = float(value)
+            if not math.isfinite(value):
+                raise InferenceError(f"{name}={value} is not finite")
+            if not lo <= value <= hi:
+                if not extend:
+                    raise InferenceError(
+                        f"{name}={value:g} is outside its range [{lo:g}, {hi:g}] in {self.path} "
+                        "(choose values inside it, or allow extending the range)"
+                    )
+                v.setRange(min(lo, value), max(hi, value))
+            v.setVal(value)
+
+    def values(self, names: Iterable[str] | None = None) -> dict[str, float]:
+        names = [*self.pois, *self.nuisances] if names is None else list(names)
+        return {n: float(self.var(n).getVal()) for n in names}
+
+    def check_names(self, names: Iterable[str], *, what: str = "parameter", pois_only: bool = False) -> None:
+        allowed = set(self.pois) if pois_only else {*self.pois, *self.nuisances}
+        for n in names:
+            if n not in allowed:
+                kind = "POIs" if pois_only else "POIs and nuisances"
+                raise InferenceError(f"unknown {what} '{n}' in {self.path}; its {kind} are {sorted(allowed)}")
+
+    def reset(self) -> None:
+        """All POIs, nuisances and global observables back to their stored nominal values."""
+        for n, v in self.nominal.items():
+            var = self.var(n)
+            lo, hi = self.ranges[n]
+            var.setRange(min(lo, float(var.getMin())), max(hi, float(var.getMax())))
+            var.setVal(v)
+
+    # ------------------------------------------------------------------ datasets
+    def _sim_columns(self, ch: str) -> dict[str, npt.NDArray[Any]]:
+        if ch not in self._sim_cache:
+            sim = self.w.data(f"sim_{ch}")
+            if not sim:
+                raise InferenceError(f"{self.path}: unbinned channel '{ch}' has no simulation dataset 'sim_{ch}'")
+            cols = sim.to_numpy()
+            self._sim_cache[ch] = {
+                (k.decode() if isinstance(k, bytes) else str(k)): np.asarray(v) for k, v in cols.items()
+            }
+        return self._sim_cache[ch]
+
+    def sim_weights(self, ch: str, theta: Mapping[str, float]) -> npt.NDArray[np.float64]:
+        """Expected-event weights ``Σ_t m_t(θ) w_t`` of the simulation of an unbinned channel."""
+        cols = self._sim_columns(ch)
+
+        def col(name: str) -> npt.NDArray[np.float64]:
+            c = cols.get(name)
+            if c is None:
+                raise InferenceError(f"{self.path}: sim_{ch} has no weight column '{name}'")
+            return np.asarray(c, dtype=np.float64)
+
+        w = col("w_sm").copy()
+        th = [float(theta.get(p, self.nominal[p])) for p in self.pois]
+        for a, p in enumerate(self.pois):
+            w += th[a] * col(f"w_{p}")
+        for a, b in quadratic_pairs(len(self.pois)):
+            if th[a] * th[b] != 0.0:
+                w += th[a] * th[b] * col(f"w_{self.pois[a]}_{self.pois[b]}")
+        return w
+
+    def channel_observables(self, ch: str, data_vars: Any) -> list[str]:
+        obs = self.channel_pdfs[ch].getObservables(data_vars)
+        return [n for n in _names(obs) if n not in (CATEGORY, WEIGHT)]
+
+    def _reference_data(self, name: str) -> Any:
+        d = self.w.data(name)
+        if not d:
+            raise InferenceError(f"{self.path}: no dataset '{name}' in workspace 'w'")
+        return d
+
+    def expected_channels(
+        self, theta: Mapping[str, float]
+    ) -> dict[str, tuple[dict[str, Any], npt.NDArray[np.float64]]]:
+        """Per channel: (observable columns, expected weights) at ``theta`` with nominal nuisances."""
+        ref = self._reference_data("data_obs").get()
+        saved = self.values()
+        try:
+            self.reset()
+            self.set_values(theta)
+            out: dict[str, tuple[dict[str, Any], npt.NDArray[np.float64]]] = {}
+            for ch in self.channels:
+                obs = self.channel_observables(ch, ref)
+                pdf = self.channel_pdfs[ch]
+                if self.channel_kind[ch] == "binned":
+                    edges = np.asarray(list(pdf.edges()), dtype=np.float64)
+                    yields = np.asarray(list(pdf.binYields()), dtype=np.float64)
+                    if len(obs) != 1:
+                        raise InferenceError(f"binned channel '{ch}' must have one observable, found {obs}")
+                    out[ch] = ({obs[0]: 0.5 * (edges[1:] + edges[:-1])}, yields)
+                else:
+                    cols = self._sim_columns(ch)
+                    missing = [o for o in obs if o not in cols]
+                    if missing:
+                        raise InferenceError(f"{self.path}: sim_{ch} lacks observable column(s) {missing}")
+                    out[ch] = ({o: np.asarray(cols[o], dtype=np.float64) for o in obs}, self.sim_weights(ch, theta))
+            return out
+        finally:
+            self.reset()
+            self.set_values(saved, extend=True)
+
+    def build_dataset(self, name: str, per_channel: Mapping[str, tuple[Mapping[str, Any], Any]]) -> Any:
+        """A RooDataSet like ``data_obs`` (all observables, ``CMS_channel``, weight ``_weight_``)
+        from per-channel observable columns and weights."""
+        ROOT = self.ROOT
+        ref = self._reference_data("data_obs")
+        varset = ref.get()
+        wvar = self.w.var(WEIGHT) or ROOT.RooRealVar(WEIGHT, WEIGHT, 1.0)
+        if not hasattr(self, "_wvar"):
+            self._wvar = wvar
+        names = [n for n in _names(varset) if n not in (CATEGORY, WEIGHT)]
+        cols: dict[str, list[npt.NDArray[Any]]] = {n: [] for n in [*names, CATEGORY, WEIGHT]}
+        expected_rows = 0
+        for ch, (obs, weights) in per_channel.items():
+            weights = np.asarray(weights, dtype=np.float64)
+            n = weights.size
+            expected_rows += n
+            for v in names:
+                if v in obs:
+                    cols[v].append(np.asarray(obs[v], dtype=np.float64))
+                else:
+                    cols[v].append(np.full(n, float(varset.find(v).getVal())))
+            cols[CATEGORY].append(np.full(n, self.channel_index[ch], dtype=np.int32))
+            cols[WEIGHT].append(weights)
+        arrays = {k: np.concatenate(v) if v else np.zeros(0) for k, v in cols.items()}
+        arrays[CATEGORY] = arrays[CATEGORY].astype(np.int32)
+        argset = ROOT.RooArgSet()
+        for vname in names:
+            argset.add(varset.find(vname))
+        argset.add(self.category)
+        argset.add(self._wvar)
+        ds = ROOT.RooDataSet.from_numpy(arrays, argset, name=name, weight_name=WEIGHT)
+        if ds.numEntries() != expected_rows:
+            raise InferenceError(
+                f"{self.path}: dataset '{name}' lost {expected_rows - ds.numEntries()} entries outside the "
+                "observables' ranges"
+            )
+        return ds
+
+    def asimov_dataset(self, theta: Mapping[str, float], *, name: str = "asimov") -> Any:
+        """Asimov dataset at ``theta`` (other POIs nominal, nuisances nominal): binned channels
+        hold the expected counts at the bin centres, unbinned channels the weighted simulation."""
+        self.check_names(theta, what="POI", pois_only=True)
+        return self.build_dataset(name, self.expected_channels(theta))
+
+    def toy_dataset(self, toy: ToySpec) -> tuple[Any, dict[str, float]]:
+        """Pseudo-data at ``toy.truth`` and the (possibly randomised) global observables.
+
+        Binned channels: Poisson counts around the expected yields. Unbinned channels: the
+        number of events is Poisson(ν_tot) with ``ν_tot = Σ w_i(θ)`` of the simulation, and
+        events are drawn with replacement with probability ``|w_i| / Σ|w|`` (multinomial); with
+        negative weights present each drawn event carries ``sign(w_i) Σ|w| / Σw`` (a weighted toy).
+        Global observables ``<nu>_In`` are drawn from Gaussians of width σ around the nuisances'
+        true (nominal) values when ``randomize_globals``.
+        """
+        truth = dict(toy.truth)
+        self.check_names(truth, what="truth parameter", pois_only=True)
+        rng = np.random.default_rng([int(toy.seed), int(toy.index)])
+        per_channel: dict[str, tuple[Mapping[str, Any], Any]] = {}
+        for ch, (obs, weights) in self.expected_channels(truth).items():
+            if self.channel_kind[ch] == "binned":
+                per_channel[ch] = (obs, rng.poisson(np.clip(weights, 0.0, None)).astype(np.float64))
+                continue
+            total, absw = float(weights.sum()), np.abs(weights)
+            if total <= 0:
+                raise InferenceError(f"channel '{ch}': expected events {total} <= 0 at {truth}")
+            n = int(rng.poisson(total))
+            idx = rng.choice(weights.size, size=n, p=absw / absw.sum())
+            w = np.sign(weights[idx]) * (absw.sum() / total) if np.any(weights < 0) else np.ones(n)
+            per_channel[ch] = ({k: np.asarray(v)[idx] for k, v in obs.items()}, w)
+        globs: dict[str, float] = {}
+        for nu, (glob, sigma) in self.constraints.items():
+            if glob not in self.nominal:
+                continue
+            centre = self.nominal[nu]
+            globs[glob] = float(rng.normal(centre, sigma)) if toy.randomize_globals and math.isfinite(sigma) else centre
+        return self.build_dataset(f"toy_{toy.index}", per_channel), globs
+
+    def dataset(self, spec: DataSpec) -> tuple[Any, dict[str, float]]:
+        """The dataset of ``spec`` and the global-observable values that go with it."""
+        nominal_globs = {g: self.nominal[g] for g in self.global_observables}
+        if spec.toy is not None:
+            data, globs = self.toy_dataset(spec.toy)
+            return data, {**nominal_globs, **globs}
+        if spec in self._data_cache:
+            return self._data_cache[spec], nominal_globs
+        data = self.asimov_dataset(dict(spec.asimov)) if spec.asimov is not None else self._reference_data(spec.name)
+        self._data_cache[spec] = data
+        return data, nominal_globs
+
+    def nll(self, spec: DataSpec) -> Any:
+        """The extended NLL with constraints (global observables at the values of the dataset);
+        cached per dataset except for toys."""
+        if spec in self._nll_cache:
+            self.set_values({g: self.nominal[g] for g in self.global_observables}, extend=True)
+            return self._nll_cache[spec]
+        data, globs = self.dataset(spec)
+        self.set_values(globs, extend=True)
+        nll = self.pdf.createNLL(data, Extended=True, GlobalObservables=self._globs_set, EvalBackend="cpu")
+        if spec.toy is None:
+            self._nll_cache[spec] = nll
+        else:  # keep the toy dataset alive as long as its likelihood
+            self._toy_keep = (data, nll)
+        return nll
+
+    # ------------------------------------------------------------------ minimisation
+    def _configure(self, floating: Sequence[str]) -> None:
+        fl = set(floating)
+        for n in [*self.pois, *self.nuisances]:
+            self.var(n).setConstant(n not in fl)
+        for g in self.global_observables:
+            self.var(g).setConstant(True)
+
+    def _nominal_start(self, fixed: Mapping[str, float]) -> dict[str, float]:
+        start = {n: self.nominal[n] for n in [*self.pois, *self.nuisances]}
+        for nu in self.constraints:
+            start[nu] = self.prefit_value(nu)
+        start.update(fixed)
+        return start
+
+    def _set_steps(self, floating: Sequence[str], *, scale: float = 1.0) -> None:
+        """Initial Minuit steps: ``scale`` × (prefit σ, or 1/20 of the range if unconstrained)."""
+        for n in floating:
+            v = self.var(n)
+            sigma = self.prefit_error(n)
+            step = sigma if sigma else (float(v.getMax()) - float(v.getMin())) / 20.0
+            v.setError(scale * step)
+
+    def minimize(
+        self,
+        nll: Any,
+        floating: Sequence[str],
+        *,
+        start: Mapping[str, float],
+        hesse: bool = False,
+        minos: Sequence[str] = (),
+        strategy: int = 1,
+        max_calls: int | None = None,
+        tolerance: float = 0.01,
+        extend: bool = False,
+    ) -> Minimum:
+        """Minimise ``nll`` over ``floating`` from ``start`` (other POIs/nuisances are fixed at
+        their ``start`` values), with the retry strategies of this module's docstring."""
+        ROOT = self.ROOT
+        floating = list(floating)
+        self._configure(floating)
+        fixed = {k: v for k, v in start.items() if k not in set(floating)}
+        self.set_values(start, extend=extend)
+        if not floating:
+            val = float(nll.getVal())
+            att = FitAttempt("evaluate", strategy, 0, -1, val)
+            return Minimum(0, -1, val, 0.0, (att,), self.values())
+
+        plan = [
+            ("migrad", strategy, "continue"),
+            ("migrad-strategy2", 2, "continue"),
+            ("migrad-restart", 2, "nominal"),
+            ("simplex-migrad", 2, "nominal"),
+        ]
+        attempts: list[FitAttempt] = []
+        candidates: list[tuple[float, dict[str, float], Any, FitAttempt]] = []
+        chosen: tuple[float, dict[str, float], Any, FitAttempt] | None = None
+        for i, (name, strat, origin) in enumerate(plan):
+            if i > 0 and origin == "continue":
+                if not math.isfinite(float(nll.getVal())):
+                    self.set_values(start, extend=extend)
+            elif i > 0:
+                self.set_values(self._nominal_start(fixed), extend=extend)
+            # deterministic initial steps (a fit must not depend on what ran before in the process)
+            self._set_steps(floating, scale=1.0 if origin == "nominal" else 0.5)
+            m = ROOT.RooMinimizer(nll)
+            m.setPrintLevel(-1)
+            m.setPrintEvalErrors(-1)
+            m.setStrategy(strat)
+            m.setEps(tolerance)
+            if max_calls is not None:
+                m.setMaxFunctionCalls(int(max_calls))
+                m.setMaxIterations(int(max_calls))
+            if name == "simplex-migrad":
+                m.minimize("Minuit2", "Simplex")
+            status = int(m.minimize("Minuit2", "Migrad"))
+            val = float(nll.getVal())
+            covq = -1
+            if hesse and status == 0 and math.isfinite(val):
+                m.hesse()
+                covq = int(m.save().covQual())
+            att = FitAttempt(name, strat, status, covq, val)
+            attempts.append(att)
+            if math.isfinite(val):
+                candidates.append((val, self.values(), m, att))
+            if status == 0 and math.isfinite(val) and (not hesse or covq == 3):
+                chosen = candidates[-1]
+                break
+        if chosen is None and candidates:  # all failed: keep the lowest NLL, converged ones first
+            chosen = min(candidates, key=lambda c: (c[3].status != 0, c[0]))
+        if chosen is None:  # nothing finite at all
+            last = attempts[-1]
+            return Minimum(last.status, last.cov_quality, last.nll, float("nan"), tuple(attempts), self.values())
+        val, snap, m, att = chosen
+        self.set_values(snap, extend=True)
+        result = Minimum(att.status, att.cov_quality, val, 0.0, tuple(attempts), snap)
+        if hesse and att.status == 0:
+            if att.cov_quality < 0:  # the kept attempt did not run Hesse: do it for the errors
+                m.hesse()
+            self.set_values(snap, extend=True)
+            if minos:
+                result.minos_status = int(m.minos(ROOT.RooArgSet(*[self.var(p) for p in minos])))
+            r = m.save()
+            result.cov_quality = int(r.covQual())
+            result.edm = float(r.edm())
+            pars = r.floatParsFinal()
+            names = _names(pars)
+            corr = r.correlationMatrix()
+            result.correlation_names = tuple(names)
+            result.correlation = tuple(tuple(float(corr(i, j)) for j in range(len(names))) for i in range(len(names)))
+            for n in names:
+                p = pars.find(n)
+                err = float(p.getError())
+                result.errors[n] = err
+                if n in minos and p.hasAsymError():
+                    result.errors_lo[n] = float(p.getAsymErrorLo())
+                    result.errors_hi[n] = float(p.getAsymErrorHi())
+                else:
+                    result.errors_lo[n], result.errors_hi[n] = -err, err
+            self.set_values(snap, extend=True)
+        return result
+
+
+_MODELS: dict[tuple[str, int, int], Model] = {}
+
+
+def get_model(path: str | Path | Model) -> Model:
+    """The process-wide :class:`Model` of a workspace file (reopened if the file changed)."""
+    if isinstance(path, Model):
+        return path
+    p = Path(path).resolve()
+    if not p.is_file():
+        raise FileNotFoundError(f"workspace file {p} does not exist")
+    st = p.stat()
+    key = (str(p), st.st_mtime_ns, st.st_size)
+    if key not in _MODELS:
+        for k in [k for k in _MODELS if k[0] == key[0]]:
+            del _MODELS[k]
+        _MODELS[key] = Model(p)
+    return _MODELS[key]
