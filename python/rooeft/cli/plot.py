@@ -1,0 +1,53 @@
+"""``rooeft plot``: plot result JSON files (fit, scan1d, scan2d, toys, posterior, loss history).
+
+The plot kind follows each file's ``"kind"``: fit → nuisance pulls, scan1d → 2ΔNLL scan (files
+of the same parameter overlaid), scan2d → 68%/95% contours (same pair overlaid), toys → pull
+histograms and coverage, posterior → corner plot of the POIs (with the intervals of scan1d
+files given alongside), ``*.loss_history.json`` → loss curves.
+
+Examples::
+
+    rooeft plot results/scan_cHW_obs.json results/scan_cHW_exp.json -o plots
+    rooeft plot results/fit.json results/toys.json -o plots --formats png
+    rooeft plot scan_learned.json scan_exact.json --labels learned exact --lumi 300 -o plots
+    rooeft plot posterior.json scan_cHW.json scan_cHWtil.json -o plots
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+__all__ = ["register"]
+
+
+def _run(args: argparse.Namespace) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from rooeft.plot import plot_result_files
+
+    written = plot_result_files(args.results, args.output, formats=args.formats, lumi=args.lumi, com=args.com,
+                                labels=args.labels)
+    for path in written:
+        print(path)
+    return 0
+
+
+def register(sub: Any) -> None:
+    """Add the ``plot`` sub-command."""
+    p = sub.add_parser(
+        "plot",
+        help="plot result JSON files (fit pulls, scans, contours, toys, corner, loss curves)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("results", nargs="+", metavar="RESULT.json", help="result files written by rooeft")
+    p.add_argument("-o", "--output", default="plots", metavar="DIR", help="output directory (default: %(default)s)")
+    p.add_argument("--formats", nargs="+", default=["png", "pdf"], metavar="FMT",
+                   help="output formats (default: png pdf)")
+    p.add_argument("--labels", nargs="+", default=None, metavar="LABEL",
+                   help="legend labels, one per result file (overrides the files' labels)")
+    p.add_argument("--lumi", type=float, default=None, help="integrated luminosity in fb⁻¹ for the label")
+    p.add_argument("--com", type=float, default=13, help="centre-of-mass energy in TeV (default: %(default)s)")
+    p.set_defaults(func=_run)
