@@ -62,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, KeyError) as err:
+    except (ValueError, FileNotFoundError, FileExistsError, KeyError) as err:
         print(f"rooeft {args.command}: error: {err}", file=sys.stderr)
         return 1
 
