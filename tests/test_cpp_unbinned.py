@@ -333,3 +333,40 @@ def test_workspace_round_trip_in_fresh_process(ROOT: Any, two_proc_path: Path, t
     assert got["status"] == r.status() == 0
     assert got["c1"] == pytest.approx(ws.var("c1").getVal(), abs=1e-6)
     assert got["c2"] == pytest.approx(ws.var("c2").getVal(), abs=1e-6)
+
+
+def test_learned_normalisation_keeps_asimov_at_truth(ROOT: Any, single: tuple[Any, Any, Any]) -> None:
+    """Shape × rate: normalising the shape by the learned ratio's mean over the SM simulation makes
+    the Asimov fit return the truth even when the exact rate disagrees with the network's mean."""
+    pdf, x, c = single
+    rng = np.random.default_rng(8)
+    xs = rng.normal(size=20_000)  # SM simulation, weights summing to the nominal yield
+    w = np.full(xs.size, 2000.0 / xs.size)
+    # a rate polynomial that the network does not reproduce (its mean of r_c is 0, here 0.3)
+    pdf.setCrossSection("sig", [1.0, 0.3, 0.25])
+    wvar = ROOT.RooRealVar("w", "w", 1, 0, 10)
+    data = ROOT.RooDataSet.from_numpy({"x": xs, "w": w}, ROOT.RooArgSet(x, wvar), weight_name="w")
+
+    def asimov_fit() -> float:
+        c.setVal(0.0)
+        pdf.fitTo(data, Extended=True, PrintLevel=-1, EvalBackend="cpu", SumW2Error=False)
+        return float(c.getVal())
+
+    biased = asimov_fit()
+    lin = column_values("poly", [0.0, 1.0], xs)
+    quad = column_values("poly", [0.0, 0.0, 0.25], xs)
+    means = [np.average(np.ones_like(xs), weights=w), np.average(lin, weights=w), np.average(quad, weights=w)]
+    pdf.setLearnedNormalisation(means)
+    assert pdf.hasLearnedNormalisation()
+    fixed = asimov_fit()
+    assert abs(biased) > 0.05  # the exact-rate normalisation is pulled by the inconsistency
+    assert abs(fixed) < 0.01
+    # the normalised pdf integrates to one over the weighted simulation at any θ
+    for val in (-0.8, 0.4):
+        c.setVal(val)
+        ratio = (1 + val * lin + val * val * quad) / (means[0] + val * means[1] + val * val * means[2])
+        x.setVal(float(xs[0]))
+        assert pdf.getVal(ROOT.RooArgSet(x)) == pytest.approx(ratio[0], rel=1e-6)
+        assert np.average(ratio, weights=w) == pytest.approx(1.0, rel=1e-12)
+    with pytest.raises(Exception, match="needs nProcesses × nTerms = 3"):
+        pdf.setLearnedNormalisation([1.0, 0.0])

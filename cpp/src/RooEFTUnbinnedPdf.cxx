@@ -73,7 +73,7 @@ RooEFTUnbinnedPdf::RooEFTUnbinnedPdf(const char *name, const char *title,
 RooEFTUnbinnedPdf::RooEFTUnbinnedPdf(const RooEFTUnbinnedPdf &other, const char *name)
    : RooAbsPdf(other, name), _obs("obs", this, other._obs), _theta("theta", this, other._theta),
      _nuShape("nuShape", this, other._nuShape), _nuNorm("nuNorm", this, other._nuNorm),
-     _rates("rates", this, other._rates), _modelBytes(other._modelBytes), _ym(other._ym), _session(other._session), _layout(other._layout), _caches(other._caches), _nCalls(other._nCalls)
+     _rates("rates", this, other._rates), _modelBytes(other._modelBytes), _ym(other._ym), _learnedNorm(other._learnedNorm), _session(other._session), _layout(other._layout), _caches(other._caches), _nCalls(other._nCalls)
 {
 }
 
@@ -320,6 +320,33 @@ void RooEFTUnbinnedPdf::parameterValues(std::vector<double> &m, std::vector<doub
    values(_rates, rates);
 }
 
+void RooEFTUnbinnedPdf::setLearnedNormalisation(const std::vector<double> &termMeans)
+{
+   const Layout &L = layout();
+   const std::size_t nP = L.processes.size();
+   if (termMeans.empty()) {
+      _learnedNorm.clear();
+      setValueDirty();
+      return;
+   }
+   if (termMeans.size() != nP * L.nT)
+      throw std::invalid_argument(pdfName(this) + "learned normalisation needs nProcesses × nTerms = " +
+                                  std::to_string(nP * L.nT) + " values, got " + std::to_string(termMeans.size()));
+   double sm = 0.0;
+   for (std::size_t i = 0; i < termMeans.size(); ++i) {
+      if (!std::isfinite(termMeans[i]))
+         throw std::invalid_argument(pdfName(this) + "learned normalisation has a non-finite entry " +
+                                     std::to_string(i));
+      if (i % L.nT == 0)
+         sm += termMeans[i];
+   }
+   if (!(sm > 0))
+      throw std::invalid_argument(pdfName(this) + "learned normalisation at the SM is " + std::to_string(sm) +
+                                  ", must be positive");
+   _learnedNorm = termMeans;
+   setValueDirty();
+}
+
 double RooEFTUnbinnedPdf::rateFactor(std::size_t p) const
 {
    std::vector<double> m, nuShape, nuNorm, rates;
@@ -379,7 +406,14 @@ double RooEFTUnbinnedPdf::analyticalIntegral(Int_t code, const char *) const
 {
    if (code != 1)
       throw std::logic_error(pdfName(this) + "unknown integration code " + std::to_string(code));
-   return expectedYield() / _ym.nominalTotal();
+   if (_learnedNorm.empty())
+      return expectedYield() / _ym.nominalTotal();
+   RooEFT::YieldModel norm = _ym;
+   norm.yields.assign(norm.nProc, 1.0);
+   norm.xsec = _learnedNorm;
+   std::vector<double> m, nuShape, nuNorm, rates;
+   parameterValues(m, nuShape, nuNorm, rates);
+   return norm.totalYield(m.data(), nuShape.data(), nuNorm.data(), rates.data());
 }
 
 void RooEFTUnbinnedPdf::fillColumns(const float *net, std::size_t n, float *cols) const

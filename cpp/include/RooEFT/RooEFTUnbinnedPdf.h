@@ -76,6 +76,15 @@ public:
                           const std::vector<double> &kappaDown, int code = 4);
    /// A free rate modifier μ multiplying the yield and the per-event term of a process.
    void setRateModifier(const char *process, RooAbsReal &mu);
+   /// Normalise the shape by the learned ratio's own mean over the SM simulation instead of the
+   /// exact yields (shape × rate likelihood; robust to a biased network): `termMeans` holds, per
+   /// process (in `processes()` order) and term t (canonical order), `L_pt = Σ_i w_i π_p(x_i)
+   /// r̂_pt(x_i) / Σ_i w_i` over all simulated events of the channel (r̂_p0 = 1). The integral of
+   /// R over the SM density is then `Σ_p μ_p Σ_t m_t(θ) L_pt · Π_k I(ν_k; κ⁻_pk, κ⁺_pk)`, while
+   /// expectedEvents() stays the exact ν_tot(θ,ν). Empty: the exact yields normalise (exact only
+   /// for a perfect network).
+   void setLearnedNormalisation(const std::vector<double> &termMeans);
+   bool hasLearnedNormalisation() const { return !_learnedNorm.empty(); }
 
    // --- inspection ---
    const std::vector<std::string> &processes() const;
@@ -140,13 +149,14 @@ private:
    RooListProxy _rates;    ///< free rate modifiers
    std::vector<unsigned char> _modelBytes; ///< the ONNX model (persistent)
    RooEFT::YieldModel _ym;                 ///< yields, cross-section terms, normalisation effects
+   std::vector<double> _learnedNorm;       ///< nProc × nTerms L_pt (empty: exact normalisation)
 
    mutable std::shared_ptr<RooEFT::OnnxSession> _session;       //! transient
    mutable std::shared_ptr<const Layout> _layout;               //! transient, from the metadata
    mutable std::shared_ptr<Caches> _caches = std::make_shared<Caches>(); //! shared with clones
    mutable std::shared_ptr<std::size_t> _nCalls = std::make_shared<std::size_t>(0); //! ONNX Runtime calls, shared with clones
 
-   ClassDefOverride(RooEFTUnbinnedPdf, 1)
+   ClassDefOverride(RooEFTUnbinnedPdf, 2)
 };
 
 #endif

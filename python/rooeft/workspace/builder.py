@@ -374,6 +374,39 @@ def _binned_pdf(b: _Builder, ch: _Channel) -> tuple[Any, dict[str, float]]:
     return pdf, yields
 
 
+def learned_term_means(
+    model: str, samples: Sequence[Sample], observables: Sequence[str], processes: Sequence[str], n_terms: int
+) -> F64:
+    """``L_pt = Σ_i w_i π_p(x_i) r̂_pt(x_i) / Σ_i w_i`` over all simulated events of a channel.
+
+    The mean of the learned per-event ratio under the SM simulation, per process and term (canonical
+    order, ``r̂_p0 = 1``): what normalises the shape of the unbinned pdf (``setLearnedNormalisation``)
+    so that the likelihood stays a proper shape × rate product for an imperfect network.
+    """
+    from rooeft.onnx_convention import read_interface
+    from rooeft.terms import term_labels
+
+    iface = read_interface(model)
+    cols = list(iface.outputs)
+    labels = term_labels(iface.coefficients)
+    total = 0.0
+    out = np.zeros((len(processes), n_terms))
+    for sample in samples:
+        net = _run_onnx(model, sample.observable_matrix(list(observables)))
+        w = np.asarray(sample.weights, dtype=np.float64)
+        total += float(np.sum(w))
+        for ip, proc in enumerate(processes):
+            frac = net[:, cols.index(f"frac:{proc}")] if f"frac:{proc}" in cols else np.ones(len(w))
+            wf = w * frac
+            out[ip, 0] += float(np.sum(wf))
+            for t in range(1, n_terms):
+                names = labels[t].split("*")
+                col = f"lin:{proc}:{names[0]}" if len(names) == 1 else f"quad:{proc}:{names[0]}:{names[1]}"
+                if col in cols:
+                    out[ip, t] += float(np.sum(wf * net[:, cols.index(col)]))
+    return out / total
+
+
 def _unbinned_pdf(b: _Builder, ch: _Channel) -> tuple[Any, dict[str, float]]:
     R = b.ROOT
     cfg = ch.cfg
@@ -415,6 +448,10 @@ def _unbinned_pdf(b: _Builder, ch: _Channel) -> tuple[Any, dict[str, float]]:
                 pdf.setRateModifier(p.name, b.rate(s))
     for name, (ups, downs) in lnn.items():
         pdf.addNormSystematic(b.nuisance(name), ups, downs, 4)
+    means = learned_term_means(
+        cfg.model, [p.sample for p in ch.procs], iface.observables, order, int(pdf.nTerms())
+    )
+    pdf.setLearnedNormalisation(means.ravel().tolist())
     return pdf, yields
 
 
