@@ -370,3 +370,25 @@ def test_learned_normalisation_keeps_asimov_at_truth(ROOT: Any, single: tuple[An
         assert np.average(ratio, weights=w) == pytest.approx(1.0, rel=1e-12)
     with pytest.raises(Exception, match="needs nProcesses × nTerms = 3"):
         pdf.setLearnedNormalisation([1.0, 0.0])
+
+
+def test_normalisation_sample_integrates_the_learned_ratio_exactly(ROOT: Any, two_proc_path: Path) -> None:
+    """With a normalisation sample, Σ_j w_j pdf(x_j) = Σ_j w_j for any θ and ν (shape nuisances too,
+    beyond |ν| = 1 where a closed-form κ approximation fails), and the network ran once for it."""
+    m = TwoProc(ROOT, two_proc_path)
+    rng = np.random.default_rng(21)
+    xs = rng.normal(0.3, 1.5, size=300)
+    w = rng.uniform(0.5, 1.5, size=xs.size)
+    calls = m.pdf.networkCalls()
+    m.pdf.setNormalisationSample(ROOT.std.vector["float"](xs.astype(np.float32)), ROOT.std.vector["double"](w))
+    assert m.pdf.networkCalls() == calls + 1 and m.pdf.normalisationSampleSize() == xs.size
+    norm = ROOT.RooArgSet(m.x)
+    for pt in [(0.0, 0.0, 0.0, 0.0, 1.0), (0.4, -0.3, 2.5, 0.7, 1.2), (-0.2, 0.5, -3.0, -1.5, 0.8)]:
+        m.set(*pt)
+        vals = []
+        for v in xs:
+            m.x.setVal(float(np.float32(v)))
+            vals.append(m.pdf.getVal(norm))
+        assert np.average(vals, weights=w) == pytest.approx(1.0, rel=1e-6)
+    with pytest.raises(Exception, match="input values for"):
+        m.pdf.setNormalisationSample(ROOT.std.vector["float"]([1.0, 2.0]), ROOT.std.vector["double"]([1.0]))

@@ -462,3 +462,15 @@ def test_cli_build_and_check(built: dict[str, Any], tmp_path: Path, capsys: pyte
     assert main(["build", "--check", str(bad)]) == 1
     err = capsys.readouterr().err
     assert "channels[0].proceses: unknown key" in err and "channels[0].processes: required key missing" in err
+
+
+def test_asimov_fit_at_sm_returns_sm_with_nuisances_at_nominal(built: dict[str, Any]) -> None:
+    """Shape × rate normalisation with the learned means (terms and shape systematics): even for
+    networks that do not describe the simulation, the Asimov fit at the training point returns it."""
+    from rooeft.infer import fit
+
+    res = fit(built["result"].output, asimov=True)
+    assert res.ok
+    for name, p in res.parameters.items():
+        nominal = 1.0 if name.startswith(("prop_bin", "mu_")) else 0.0
+        assert abs(p.value - nominal) < 0.02 * max(p.error, 1e-3), (name, p.value, p.error)

@@ -73,7 +73,9 @@ RooEFTUnbinnedPdf::RooEFTUnbinnedPdf(const char *name, const char *title,
 RooEFTUnbinnedPdf::RooEFTUnbinnedPdf(const RooEFTUnbinnedPdf &other, const char *name)
    : RooAbsPdf(other, name), _obs("obs", this, other._obs), _theta("theta", this, other._theta),
      _nuShape("nuShape", this, other._nuShape), _nuNorm("nuNorm", this, other._nuNorm),
-     _rates("rates", this, other._rates), _modelBytes(other._modelBytes), _ym(other._ym), _learnedNorm(other._learnedNorm), _session(other._session), _layout(other._layout), _caches(other._caches), _nCalls(other._nCalls)
+     _rates("rates", this, other._rates), _modelBytes(other._modelBytes), _ym(other._ym), _learnedNorm(other._learnedNorm),
+     _learnedKappaUp(other._learnedKappaUp), _learnedKappaDown(other._learnedKappaDown),
+     _normCols(other._normCols), _normWeights(other._normWeights), _session(other._session), _layout(other._layout), _caches(other._caches), _nCalls(other._nCalls)
 {
 }
 
@@ -320,10 +322,23 @@ void RooEFTUnbinnedPdf::parameterValues(std::vector<double> &m, std::vector<doub
    values(_rates, rates);
 }
 
-void RooEFTUnbinnedPdf::setLearnedNormalisation(const std::vector<double> &termMeans)
+void RooEFTUnbinnedPdf::setLearnedNormalisation(const std::vector<double> &termMeans,
+                                                const std::vector<double> &shapeKappaUp,
+                                                const std::vector<double> &shapeKappaDown)
 {
    const Layout &L = layout();
-   const std::size_t nP = L.processes.size();
+   const std::size_t nP = L.processes.size(), nS = L.systematics.size();
+   if (shapeKappaUp.size() != shapeKappaDown.size() || (!shapeKappaUp.empty() && shapeKappaUp.size() != nP * nS))
+      throw std::invalid_argument(pdfName(this) + "learned shape κ need nProcesses × nShapeNuisances = " +
+                                  std::to_string(nP * nS) + " values per direction");
+   for (std::size_t i = 0; i < shapeKappaUp.size(); ++i) {
+      if (!(shapeKappaUp[i] > 0) || !(shapeKappaDown[i] > 0) || !std::isfinite(shapeKappaUp[i]) ||
+          !std::isfinite(shapeKappaDown[i]))
+         throw std::invalid_argument(pdfName(this) + "learned shape κ must be finite and > 0 (entry " +
+                                     std::to_string(i) + ")");
+   }
+   _learnedKappaUp = shapeKappaUp;
+   _learnedKappaDown = shapeKappaDown;
    if (termMeans.empty()) {
       _learnedNorm.clear();
       setValueDirty();
@@ -345,6 +360,76 @@ void RooEFTUnbinnedPdf::setLearnedNormalisation(const std::vector<double> &termM
                                   ", must be positive");
    _learnedNorm = termMeans;
    setValueDirty();
+}
+
+void RooEFTUnbinnedPdf::setNormalisationSample(const std::vector<float> &inputs, const std::vector<double> &weights)
+{
+   const Layout &L = layout();
+   const std::size_t d = _obs.size(), n = weights.size();
+   if (inputs.empty() && weights.empty()) {
+      _normCols.clear();
+      _normWeights.clear();
+      setValueDirty();
+      return;
+   }
+   if (inputs.size() != n * d)
+      throw std::invalid_argument(pdfName(this) + "normalisation sample: " + std::to_string(inputs.size()) +
+                                  " input values for " + std::to_string(n) + " weights and " + std::to_string(d) +
+                                  " observables");
+   double total = 0.0;
+   for (std::size_t i = 0; i < n; ++i) {
+      if (!std::isfinite(weights[i]))
+         throw std::invalid_argument(pdfName(this) + "normalisation sample: weight " + std::to_string(i) +
+                                     " is not finite");
+      total += weights[i];
+   }
+   if (!(total > 0))
+      throw std::invalid_argument(pdfName(this) + "normalisation sample: the weights sum to " +
+                                  std::to_string(total) + ", must be positive");
+   std::vector<float> net(n * L.outputs.size());
+   session().run(inputs.data(), n, net.data());
+   ++*_nCalls;
+   _normCols.assign(n * L.rowWidth, 0.0f);
+   fillColumns(net.data(), n, _normCols.data());
+   _normWeights = weights;
+   for (std::size_t i = 0; i < n; ++i) {
+      if (std::isnan(_normCols[i])) { // an event with non-finite network outputs: left out
+         _normWeights[i] = 0.0;
+         for (std::size_t j = 0; j < L.rowWidth; ++j)
+            _normCols[j * n + i] = j == 0 ? 0.0f : _normCols[j * n + i];
+      }
+   }
+   double kept = 0.0;
+   for (double w : _normWeights)
+      kept += w;
+   for (double &w : _normWeights)
+      w /= kept;
+   setValueDirty();
+}
+
+double RooEFTUnbinnedPdf::sampleIntegral() const
+{
+   const Layout &L = layout();
+   const std::size_t n = _normWeights.size();
+   std::vector<double> coef, sysCoef, nu(_nuShape.size());
+   coefficients(coef);
+   for (std::size_t k = 0; k < nu.size(); ++k)
+      nu[k] = static_cast<const RooAbsReal &>(_nuShape[k]).getVal();
+   systematicCoefficients(nu.data(), sysCoef);
+   constexpr std::size_t kBlock = 2048;
+   std::vector<double> out(kBlock), tmp(kBlock), ex(kBlock);
+   std::vector<const float *> cols(L.rowWidth);
+   double sum = 0.0;
+   for (std::size_t first = 0; first < n; first += kBlock) {
+      const std::size_t m = std::min(kBlock, n - first);
+      for (std::size_t j = 0; j < cols.size(); ++j)
+         cols[j] = _normCols.data() + j * n + first;
+      RooEFT::Math::ratioBatch(cols.data(), m, L.processes.size(), L.procT.data(), L.procK.data(), coef.data(),
+                               sysCoef.data(), out.data(), tmp.data(), ex.data());
+      for (std::size_t i = 0; i < m; ++i)
+         sum += _normWeights[first + i] * out[i];
+   }
+   return sum;
 }
 
 double RooEFTUnbinnedPdf::rateFactor(std::size_t p) const
@@ -406,11 +491,17 @@ double RooEFTUnbinnedPdf::analyticalIntegral(Int_t code, const char *) const
 {
    if (code != 1)
       throw std::logic_error(pdfName(this) + "unknown integration code " + std::to_string(code));
+   if (!_normWeights.empty())
+      return sampleIntegral();
    if (_learnedNorm.empty())
       return expectedYield() / _ym.nominalTotal();
    RooEFT::YieldModel norm = _ym;
    norm.yields.assign(norm.nProc, 1.0);
    norm.xsec = _learnedNorm;
+   if (!_learnedKappaUp.empty()) {
+      norm.shapeUp = _learnedKappaUp;
+      norm.shapeDown = _learnedKappaDown;
+   }
    std::vector<double> m, nuShape, nuNorm, rates;
    parameterValues(m, nuShape, nuNorm, rates);
    return norm.totalYield(m.data(), nuShape.data(), nuNorm.data(), rates.data());

@@ -82,9 +82,20 @@ public:
    /// r̂_pt(x_i) / Σ_i w_i` over all simulated events of the channel (r̂_p0 = 1). The integral of
    /// R over the SM density is then `Σ_p μ_p Σ_t m_t(θ) L_pt · Π_k I(ν_k; κ⁻_pk, κ⁺_pk)`, while
    /// expectedEvents() stays the exact ν_tot(θ,ν). Empty: the exact yields normalise (exact only
-   /// for a perfect network).
-   void setLearnedNormalisation(const std::vector<double> &termMeans);
+   /// for a perfect network). `shapeKappaUp/Down` (nProc × nShape, optional) are the learned
+   /// per-event ratios' own yield effects in the shape normalisation, `κ± = exp(E[π_p ln s±]/E[π_p])`
+   /// (first-order consistent with the per-event factors); empty: the exact κ of setShapeNormEffect.
+   void setLearnedNormalisation(const std::vector<double> &termMeans, const std::vector<double> &shapeKappaUp = {},
+                                const std::vector<double> &shapeKappaDown = {});
    bool hasLearnedNormalisation() const { return !_learnedNorm.empty(); }
+   /// The general shape normalisation: integrate R exactly over a weighted SM simulation sample,
+   /// `∫ R dP_SM = Σ_j w_j R(x_j|θ,ν) / Σ_j w_j`. The network runs once here on `inputs` (n rows
+   /// of raw observables, row-major); the cached columns are stored in the object (persistent) and
+   /// each evaluation costs one closed-form pass over them. Exact for the learned model with
+   /// per-event shape systematics (where the closed form of setLearnedNormalisation is only
+   /// approximate). Takes precedence over setLearnedNormalisation; empty inputs remove it.
+   void setNormalisationSample(const std::vector<float> &inputs, const std::vector<double> &weights);
+   std::size_t normalisationSampleSize() const { return _normWeights.size(); }
 
    // --- inspection ---
    const std::vector<std::string> &processes() const;
@@ -134,6 +145,7 @@ private:
    std::size_t processIndex(const char *process) const;
    void fillColumns(const float *net, std::size_t n, float *cols) const;
    double ratioOf(const float *row) const;
+   double sampleIntegral() const;
    void coefficients(std::vector<double> &coef) const;
    void systematicCoefficients(const double *nu, std::vector<double> &sysCoef) const;
    double rateFactor(std::size_t p) const;
@@ -150,13 +162,17 @@ private:
    std::vector<unsigned char> _modelBytes; ///< the ONNX model (persistent)
    RooEFT::YieldModel _ym;                 ///< yields, cross-section terms, normalisation effects
    std::vector<double> _learnedNorm;       ///< nProc × nTerms L_pt (empty: exact normalisation)
+   std::vector<double> _learnedKappaUp;    ///< nProc × nShape (empty: exact κ)
+   std::vector<double> _learnedKappaDown;  ///< nProc × nShape (empty: exact κ)
+   std::vector<float> _normCols;           ///< normalisation sample: cached columns, column-major
+   std::vector<double> _normWeights;       ///< normalisation sample: weights
 
    mutable std::shared_ptr<RooEFT::OnnxSession> _session;       //! transient
    mutable std::shared_ptr<const Layout> _layout;               //! transient, from the metadata
    mutable std::shared_ptr<Caches> _caches = std::make_shared<Caches>(); //! shared with clones
    mutable std::shared_ptr<std::size_t> _nCalls = std::make_shared<std::size_t>(0); //! ONNX Runtime calls, shared with clones
 
-   ClassDefOverride(RooEFTUnbinnedPdf, 2)
+   ClassDefOverride(RooEFTUnbinnedPdf, 3)
 };
 
 #endif

@@ -374,14 +374,19 @@ def _binned_pdf(b: _Builder, ch: _Channel) -> tuple[Any, dict[str, float]]:
     return pdf, yields
 
 
+NORM_SAMPLE_MAX = 200_000  # events of the simulation kept for the shape normalisation
+
+
 def learned_term_means(
     model: str, samples: Sequence[Sample], observables: Sequence[str], processes: Sequence[str], n_terms: int
-) -> F64:
-    """``L_pt = Σ_i w_i π_p(x_i) r̂_pt(x_i) / Σ_i w_i`` over all simulated events of a channel.
+) -> tuple[F64, F64, F64]:
+    """``L_pt = Σ_i w_i π_p(x_i) r̂_pt(x_i) / Σ_i w_i`` over all simulated events of a channel, and the
+    learned shape-systematic yield effects ``κ±_pk = exp(Σ_i w_i π_p ln s±_pk / Σ_i w_i π_p)``.
 
     The mean of the learned per-event ratio under the SM simulation, per process and term (canonical
-    order, ``r̂_p0 = 1``): what normalises the shape of the unbinned pdf (``setLearnedNormalisation``)
-    so that the likelihood stays a proper shape × rate product for an imperfect network.
+    order, ``r̂_p0 = 1``), and the matching systematic effects: what normalises the shape of the
+    unbinned pdf (``setLearnedNormalisation``) so that the likelihood stays a proper shape × rate
+    product for an imperfect network (the Asimov fit at the training point returns it, nuisances at 0).
     """
     from rooeft.onnx_convention import read_interface
     from rooeft.terms import term_labels
@@ -391,6 +396,9 @@ def learned_term_means(
     labels = term_labels(iface.coefficients)
     total = 0.0
     out = np.zeros((len(processes), n_terms))
+    systs = list(iface.systematics)
+    log_up = np.zeros((len(processes), len(systs)))
+    log_down = np.zeros((len(processes), len(systs)))
     for sample in samples:
         net = _run_onnx(model, sample.observable_matrix(list(observables)))
         w = np.asarray(sample.weights, dtype=np.float64)
@@ -404,7 +412,13 @@ def learned_term_means(
                 col = f"lin:{proc}:{names[0]}" if len(names) == 1 else f"quad:{proc}:{names[0]}:{names[1]}"
                 if col in cols:
                     out[ip, t] += float(np.sum(wf * net[:, cols.index(col)]))
-    return out / total
+            for k, nu in enumerate(systs):
+                for kind, acc in (("sysup", log_up), ("sysdown", log_down)):
+                    col = f"{kind}:{proc}:{nu}"
+                    if col in cols:
+                        acc[ip, k] += float(np.sum(wf * np.log(np.clip(net[:, cols.index(col)], 1e-30, None))))
+    norm = np.where(out[:, :1] > 0, out[:, :1], 1.0)
+    return out / total, np.exp(log_up / norm), np.exp(log_down / norm)
 
 
 def _unbinned_pdf(b: _Builder, ch: _Channel) -> tuple[Any, dict[str, float]]:
@@ -448,10 +462,15 @@ def _unbinned_pdf(b: _Builder, ch: _Channel) -> tuple[Any, dict[str, float]]:
                 pdf.setRateModifier(p.name, b.rate(s))
     for name, (ups, downs) in lnn.items():
         pdf.addNormSystematic(b.nuisance(name), ups, downs, 4)
-    means = learned_term_means(
-        cfg.model, [p.sample for p in ch.procs], iface.observables, order, int(pdf.nTerms())
+    # shape × rate: the shape is normalised by the learned R integrated over the channel's simulation
+    x = np.concatenate([p.sample.observable_matrix(list(iface.observables)) for p in ch.procs])
+    w = np.concatenate([np.asarray(p.sample.weights, dtype=np.float64) for p in ch.procs])
+    if x.shape[0] > NORM_SAMPLE_MAX:  # an unbiased subsample, weights rescaled
+        keep = np.random.default_rng(12345).choice(x.shape[0], NORM_SAMPLE_MAX, replace=False)
+        x, w = x[keep], w[keep] * (w.sum() / w[keep].sum())
+    pdf.setNormalisationSample(
+        R.std.vector["float"](np.ascontiguousarray(x, dtype=np.float32).ravel()), R.std.vector["double"](w)
     )
-    pdf.setLearnedNormalisation(means.ravel().tolist())
     return pdf, yields
 
 
