@@ -229,7 +229,7 @@ def _exact_scans(files: Mapping[str, Path], points: int) -> dict[str, dict[str, 
     W = np.column_stack([sim[n].astype(np.float64) for n in names])
     with uproot.open(files["data"]) as f:
         t = f["Events"]
-        data = t.arrays([k for k in t if k.startswith("truth_")], library="np")
+        data = t.arrays(filter_name="truth_*", library="np")
     sig = data["truth_process"] == 0
     D = signal_structure_constants({k: v[sig] for k, v in data.items()})
     out: dict[str, dict[str, dict[str, Any]]] = {}
