@@ -29,7 +29,9 @@ import numpy as np
 __all__ = ["DemoSettings", "run_demo"]
 
 COEFFICIENTS = ("cHQ3", "cHW", "cHWtil")
-RANGES = {"cHQ3": (-0.15, 0.15), "cHW": (-1.5, 1.5), "cHWtil": (-1.5, 1.5)}
+RANGES = {"cHQ3": (-0.15, 0.15), "cHW": (-1.5, 1.5), "cHWtil": (-1.5, 1.5)}  # workspace ranges
+# scan windows: about 5σ of the optimal analysis, wide enough for the binned pT(Z) 95% intervals
+SCAN_RANGES = {"cHQ3": (-0.04, 0.04), "cHW": (-0.45, 0.45), "cHWtil": (-0.6, 0.6)}
 OBSERVABLES = (
     "sqrt_s_hat", "pT", "y", "cos_theta", "phi_hat", "cos_theta_hat", "fLL", "f1TT", "f2TT", "f1LT", "f2LT",
     "f1tildeLT", "f2tildeLT", "fTTprime", "ftildeTTprime", "m_bb",
@@ -115,9 +117,7 @@ def _train(settings: DemoSettings, files: Mapping[str, Path], models: Path) -> d
         samples,
         output=unbinned,
         systematics=["btag"],
-        eft_config=QuadraticConfig(
-            network=network, training=training("eft", settings.epochs), theta_scale=THETA_SCALE
-        ),
+        eft_config=QuadraticConfig(network=network, training=training("eft", settings.epochs), theta_scale=THETA_SCALE),
         fraction_config=FractionConfig(network=network, training=training("fractions", settings.epochs)),
         systematic_config=SystematicConfig(network=network, training=training("systematics", settings.epochs)),
     )
@@ -234,7 +234,7 @@ def _exact_scans(files: Mapping[str, Path], points: int) -> dict[str, dict[str, 
     D = signal_structure_constants({k: v[sig] for k, v in data.items()})
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for a, coef in enumerate(COEFFICIENTS):
-        lo, hi = RANGES[coef]
+        lo, hi = SCAN_RANGES[coef]
         grid = np.linspace(lo, hi, max(4 * points, 201))
         thetas = np.zeros((grid.size, len(COEFFICIENTS)))
         thetas[:, a] = grid
@@ -265,7 +265,8 @@ def _scans(ws: Path, settings: DemoSettings, label: str) -> dict[str, dict[str, 
         out[coef] = {}
         for kind, asimov in (("expected", True), ("observed", None)):
             s = scan1d(
-                ws, coef, points=settings.scan_points, profile_others=False, asimov=asimov, workers=settings.workers,
+                ws, coef, points=settings.scan_points, range=SCAN_RANGES[coef], profile_others=False, asimov=asimov,
+                workers=settings.workers,
                 progress=settings.progress, label=f"{label} ({kind})",
             )  # fmt: skip
             out[coef][kind] = s.to_dict()
@@ -410,6 +411,7 @@ def run_demo(settings: DemoSettings, *, log: Callable[[str], None] | None = None
     for kind, asimov in (("observed", None), ("expected", True)):
         s2 = scan2d(
             ws["main"], ("cHW", "cHWtil"), points=settings.scan2d_points, asimov=asimov, workers=settings.workers,
+            ranges={"cHW": (-0.5, 0.5), "cHWtil": (-0.8, 0.8)},
             progress=settings.progress, label=f"main analysis ({kind})",
         )  # fmt: skip
         write_json(resdir / f"scan2d_cHW_cHWtil_{kind}.json", s2)
