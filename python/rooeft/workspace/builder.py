@@ -377,50 +377,6 @@ def _binned_pdf(b: _Builder, ch: _Channel) -> tuple[Any, dict[str, float]]:
 NORM_SAMPLE_MAX = 200_000  # events of the simulation kept for the shape normalisation
 
 
-def learned_term_means(
-    model: str, samples: Sequence[Sample], observables: Sequence[str], processes: Sequence[str], n_terms: int
-) -> tuple[F64, F64, F64]:
-    """``L_pt = Σ_i w_i π_p(x_i) r̂_pt(x_i) / Σ_i w_i`` over all simulated events of a channel, and the
-    learned shape-systematic yield effects ``κ±_pk = exp(Σ_i w_i π_p ln s±_pk / Σ_i w_i π_p)``.
-
-    The mean of the learned per-event ratio under the SM simulation, per process and term (canonical
-    order, ``r̂_p0 = 1``), and the matching systematic effects: what normalises the shape of the
-    unbinned pdf (``setLearnedNormalisation``) so that the likelihood stays a proper shape × rate
-    product for an imperfect network (the Asimov fit at the training point returns it, nuisances at 0).
-    """
-    from rooeft.onnx_convention import read_interface
-    from rooeft.terms import term_labels
-
-    iface = read_interface(model)
-    cols = list(iface.outputs)
-    labels = term_labels(iface.coefficients)
-    total = 0.0
-    out = np.zeros((len(processes), n_terms))
-    systs = list(iface.systematics)
-    log_up = np.zeros((len(processes), len(systs)))
-    log_down = np.zeros((len(processes), len(systs)))
-    for sample in samples:
-        net = _run_onnx(model, sample.observable_matrix(list(observables)))
-        w = np.asarray(sample.weights, dtype=np.float64)
-        total += float(np.sum(w))
-        for ip, proc in enumerate(processes):
-            frac = net[:, cols.index(f"frac:{proc}")] if f"frac:{proc}" in cols else np.ones(len(w))
-            wf = w * frac
-            out[ip, 0] += float(np.sum(wf))
-            for t in range(1, n_terms):
-                names = labels[t].split("*")
-                col = f"lin:{proc}:{names[0]}" if len(names) == 1 else f"quad:{proc}:{names[0]}:{names[1]}"
-                if col in cols:
-                    out[ip, t] += float(np.sum(wf * net[:, cols.index(col)]))
-            for k, nu in enumerate(systs):
-                for kind, acc in (("sysup", log_up), ("sysdown", log_down)):
-                    col = f"{kind}:{proc}:{nu}"
-                    if col in cols:
-                        acc[ip, k] += float(np.sum(wf * np.log(np.clip(net[:, cols.index(col)], 1e-30, None))))
-    norm = np.where(out[:, :1] > 0, out[:, :1], 1.0)
-    return out / total, np.exp(log_up / norm), np.exp(log_down / norm)
-
-
 def _unbinned_pdf(b: _Builder, ch: _Channel) -> tuple[Any, dict[str, float]]:
     R = b.ROOT
     cfg = ch.cfg
