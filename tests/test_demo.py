@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -14,9 +15,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.mark.slow
 @pytest.mark.torch
-def test_demo_quick_end_to_end(tmp_path: Path) -> None:
+def test_demo_quick_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # relative paths, as the README's command uses them
+    monkeypatch.chdir(tmp_path)
+    data = os.path.relpath(REPO / "data" / "zh", tmp_path)
+    assert main(["demo", "--quick", "--data-dir", data, "-o", "demo", "--no-progress"]) == 0
     out = tmp_path / "demo"
-    assert main(["demo", "--quick", "--data-dir", str(REPO / "data" / "zh"), "-o", str(out), "--no-progress"]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["fit_status"] == 0
     intervals = summary["intervals"]

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -392,6 +392,8 @@ def run_demo(settings: DemoSettings, *, log: Callable[[str], None] | None = None
     from rooeft.infer import fit as fit_ws
     from rooeft.infer import scan2d, write_json
 
+    # the generated YAML configs resolve relative paths against their own folder: use absolute ones
+    settings = replace(settings, data_dir=settings.data_dir.resolve(), output_dir=settings.output_dir.resolve())
     files = _files(settings)
     out = settings.output_dir
     models, wsdir, resdir, plots = (out / d for d in ("models", "workspaces", "results", "plots"))
