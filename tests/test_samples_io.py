@@ -355,7 +355,7 @@ def test_missing_things_refused(zh_files: list[Path], tmp_path: Path) -> None:
         read_sample(zh_files, observables=["ptz"])
     with pytest.raises(
         SampleError,
-        match=r"missing branch \(used in \['pt_z > nope'\]\) \[file '.*zh_0.root', tree 'Events', branch 'nope'\]",
+        match=r"missing branch \(used in cut 'pt_z > nope'\) \[file '.*zh_0.root', tree 'Events', branch 'nope'\]",
     ):
         read_sample(zh_files, cut="pt_z > nope")
     with pytest.raises(SampleError, match=r"missing branch .*branch 'etaz'\]"):

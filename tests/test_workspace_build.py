@@ -125,7 +125,7 @@ def config_dict() -> dict[str, Any]:
         "version": 1,
         "name": "synthetic",
         "luminosity_scale": LUMI,
-        "coefficients": [{"name": "c1", "range": [-3, 3]}, {"name": "c2", "range": [-3, 3], "sm": 0.0}],
+        "coefficients": [{"name": "c1", "range": [-2, 2]}, {"name": "c2", "range": [-2, 2], "sm": 0.0}],
         "channels": [
             {
                 "name": "unb",

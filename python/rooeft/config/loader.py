@@ -88,6 +88,8 @@ def _messages(err: ValidationError, raw: Any) -> list[str]:
                 msg = msg[len("Value error, ") :]
             given = e.get("input")
             shown = "" if isinstance(given, (dict, list)) or given is None else f" (got {given!r})"
+            if repr(given) in msg:
+                shown = ""
             out.append(f"{path}: {msg}{shown}")
     return out
 

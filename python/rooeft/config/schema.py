@@ -52,6 +52,15 @@ def _resolve(value: str, info: ValidationInfo) -> str:
     return str(p)
 
 
+def _expression(value: str | None) -> str | None:
+    """Check an expression against rooeft's grammar (:mod:`rooeft.expr`); nothing is evaluated."""
+    if value is not None:
+        from rooeft.expr import compile_expression
+
+        compile_expression(value, field="")
+    return value
+
+
 def _finite(value: float, what: str) -> float:
     if not math.isfinite(value):
         raise ValueError(f"{what} must be finite, got {value}")
@@ -90,6 +99,15 @@ class Process(_Block):
     weight: str | None = "weight"
     cut: str | None = None
     scale: float = 1.0
+    w_sm_mismatch: Literal["error", "use_weight"] = "error"
+    """What to do when the sum of ``w_sm`` differs from the sum of ``weight`` (EFT processes):
+    ``error`` (default; tolerance :data:`rooeft.workspace.checks.W_SM_TOLERANCE`), or
+    ``use_weight``: the nominal weight is the truth and the EFT weights are rescaled to it."""
+
+    @field_validator("weight", "cut")
+    @classmethod
+    def _expr(cls, v: str | None) -> str | None:
+        return _expression(v)
 
     @field_validator("files", mode="before")
     @classmethod
@@ -115,6 +133,11 @@ class Data(_Block):
     weight: str | None = None
     cut: str | None = None
     asimov: dict[str, float] | None = None
+
+    @field_validator("weight", "cut")
+    @classmethod
+    def _expr(cls, v: str | None) -> str | None:
+        return _expression(v)
 
     @field_validator("files", mode="before")
     @classmethod
@@ -153,6 +176,21 @@ class BinnedObservable(_Block):
     @classmethod
     def _path(cls, v: str | None, info: ValidationInfo) -> str | None:
         return None if v is None else _resolve(v, info)
+
+    @field_validator("expression")
+    @classmethod
+    def _expr(cls, v: str | None) -> str | None:
+        return _expression(v)
+
+    @field_validator("inputs")
+    @classmethod
+    def _input_exprs(cls, v: dict[str, str]) -> dict[str, str]:
+        for k, e in v.items():
+            try:
+                _expression(e)
+            except ValueError as err:
+                raise ValueError(f"inputs.{k}: {err}") from None
+        return v
 
     @model_validator(mode="after")
     def _kind(self) -> BinnedObservable:
@@ -220,6 +258,17 @@ class UnbinnedChannel(_Block):
     def _path(cls, v: str, info: ValidationInfo) -> str:
         return _resolve(v, info)
 
+    @field_validator("observables")
+    @classmethod
+    def _exprs(cls, v: dict[str, str] | list[str] | None) -> dict[str, str] | list[str] | None:
+        items = v.items() if isinstance(v, dict) else ((n, n) for n in v or [])
+        for k, e in items:
+            try:
+                _expression(e)
+            except ValueError as err:
+                raise ValueError(f"observables.{k}: {err}") from None
+        return v
+
     def observable_expressions(self, names: list[str]) -> dict[str, str]:
         """Model observable name → branch/expression (identity unless mapped in ``observables``)."""
         if isinstance(self.observables, dict):
@@ -286,6 +335,11 @@ class WeightSystematic(_Systematic):
     down: str | None = None
     relative: bool = False
 
+    @field_validator("up", "down")
+    @classmethod
+    def _expr(cls, v: str | None) -> str | None:
+        return _expression(v)
+
     def branches(self) -> tuple[str, str]:
         """Up and down branch/expression (default ``weight_<name>Up`` / ``weight_<name>Down``)."""
         return (
@@ -322,6 +376,17 @@ class CorrectionSystematic(_Systematic):
     @classmethod
     def _path(cls, v: str, info: ValidationInfo) -> str:
         return _resolve(v, info)
+
+    @field_validator("inputs")
+    @classmethod
+    def _input_exprs(cls, v: dict[str, str | float | int]) -> dict[str, str | float | int]:
+        for k, e in v.items():
+            if isinstance(e, str):
+                try:
+                    _expression(e)
+                except ValueError as err:
+                    raise ValueError(f"inputs.{k}: {err}") from None
+        return v
 
 
 class RateSystematic(_Systematic):

@@ -146,7 +146,7 @@ class SampleConfig:
     scale
         Constant factor applied to all weights (nominal, structure constants, variations).
     cut
-        Selection expression (uproot syntax, e.g. ``"(pt_z > 100) & (njet == 0)"``).
+        Selection in rooeft's expression grammar (:mod:`rooeft.expr`), e.g. ``"pt_z > 100 & njet == 0"``.
     eft
         :class:`StructureConstantBranches`, :class:`BenchmarkWeights`, ``None`` (pure
         background) or ``"auto"``: structure-constant branches if the ``w_sm`` branch exists.

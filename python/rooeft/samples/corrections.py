@@ -51,7 +51,7 @@ class CorrectionSpec:
     correction
         Name of the correction in the set.
     inputs
-        Correction input name → branch name / uproot expression (``str``) or constant (number).
+        Correction input name → branch name / expression (:mod:`rooeft.expr`) (``str``) or constant (number).
         For ``string``-typed inputs a ``str`` is a constant (e.g. ``{"era": "2018"}``).
     systematic_input
         Name of the input that selects the variation; ``None`` for a correction without one

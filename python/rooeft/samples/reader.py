@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from rooeft.expr import Expression, ExpressionError, compile_expression
 from rooeft.samples._exactsum import ExactSum
 from rooeft.samples.config import BenchmarkWeights, SampleConfig, StructureConstantBranches
 from rooeft.samples.corrections import CorrectionEvaluator
@@ -47,7 +48,6 @@ FileArg = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
 F64 = npt.NDArray[np.float64]
 Array = npt.NDArray[Any]
 
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 # ---------------------------------------------------------------------------------------- setup
@@ -275,35 +275,115 @@ class _Chunk:
     holdout_residual: float | None = None
 
 
-def _iter_arrays(paths: list[Path], plan: _Plan, cfg: SampleConfig) -> Iterator[tuple[Path, Any, Any]]:
-    import uproot
+@dataclass(frozen=True)
+class _Report:
+    """The tree entries of one chunk (before the cut)."""
 
+    tree_entry_start: int
+    tree_entry_stop: int
+
+
+class _Columns:
+    """One chunk of branches read by name; ``columns[text]`` computes an expression of the plan.
+
+    Plain branch names give the branch as read (jagged branches stay awkward arrays); any other
+    expression is computed by :mod:`rooeft.expr` from flat branches.
+    """
+
+    def __init__(self, raw: dict[str, Any], n: int, compiled: Mapping[str, Expression]) -> None:
+        self.raw = raw
+        self.n = n
+        self.compiled = compiled
+        self._cache: dict[str, Array] = {}
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, text: str) -> Any:
+        if text in self.raw:
+            return self.raw[text]
+        if text not in self._cache:
+            self._cache[text] = self.compiled[text].evaluate(self.raw, n_events=self.n)
+        return self._cache[text]
+
+    def select(self, mask: npt.NDArray[np.bool_]) -> _Columns:
+        return _Columns({k: v[mask] for k, v in self.raw.items()}, int(np.count_nonzero(mask)), self.compiled)
+
+
+def _compile_plan(plan: _Plan, cfg: SampleConfig) -> tuple[dict[str, Expression], Expression | None]:
+    """Parse every expression of the plan (and the cut) with rooeft's expression grammar."""
+    roles: dict[str, str] = {}
+    for k, e in plan.observables.items():
+        roles.setdefault(e, f"observable '{k}'")
+    for k, e in plan.spectators.items():
+        roles.setdefault(e, f"spectator '{k}'")
+    if plan.weight is not None:
+        roles.setdefault(plan.weight, "weight")
+    for s, (up, down) in plan.systematics.items():
+        roles.setdefault(up, f"systematic '{s}' up weight")
+        roles.setdefault(down, f"systematic '{s}' down weight")
+    for ev in plan.corrections:
+        for n, e in ev.expressions.items():
+            roles.setdefault(e, f"correction '{ev.spec.correction}' input '{n}'")
+    compiled = {}
+    for text in plan.expressions:
+        try:
+            compiled[text] = compile_expression(text, field=roles.get(text, "branch"))
+        except ExpressionError as exc:
+            raise SampleError(str(exc), tree=plan.tree) from None
+    cut = None
+    if cfg.cut is not None:
+        try:
+            cut = compile_expression(cfg.cut, field="cut")
+        except ExpressionError as exc:
+            raise SampleError(str(exc), tree=plan.tree) from None
+    return compiled, cut
+
+
+def _iter_arrays(paths: list[Path], plan: _Plan, cfg: SampleConfig) -> Iterator[tuple[Path, Any, Any]]:
+    """Read the branches the plan needs, by name, chunk by chunk; apply the cut with numpy."""
+    compiled, cut = _compile_plan(plan, cfg)
+    used: dict[str, str] = {}  # branch -> an expression that reads it
+    for e in [*compiled.values(), *([cut] if cut is not None else [])]:
+        for b in e.branches:
+            used.setdefault(b, "" if e.is_branch else f" (used in {e.field} {e.text!r})")
+    raw_only = set()
+    if plan.benchmarks is not None and plan.benchmarks.array_branch is not None:
+        raw_only.add(str(plan.benchmarks.array_branch))
     for path in paths:
         tree = _open_tree(path, plan.tree)
         keyset = set(tree.keys(recursive=True))
-        for expr in plan.expressions:
-            if _IDENT.match(expr) and expr not in keyset:
-                raise SampleError("missing branch", file=path, tree=plan.tree, branch=expr)
-        try:
-            it = uproot.iterate(
-                {str(path): plan.tree},
-                plan.expressions,
-                cut=cfg.cut,
-                step_size=cfg.step_size,
-                library="ak",
-                report=True,
-            )
-            for arrays, report in it:
-                yield path, arrays, report
-        except uproot.KeyInFileError as exc:
-            used = [e for e in [*plan.expressions, cfg.cut or ""] if re.search(rf"\b{re.escape(str(exc.key))}\b", e)]
-            raise SampleError(
-                f"missing branch (used in {used})", file=path, tree=plan.tree, branch=str(exc.key)
-            ) from exc
-        except (SyntaxError, NameError, TypeError, AttributeError) as exc:
-            raise SampleError(
-                f"cannot evaluate expressions {plan.expressions} / cut {cfg.cut!r}: {exc}", file=path, tree=plan.tree
-            ) from exc
+        for b, where in used.items():
+            if b not in keyset:
+                raise SampleError(f"missing branch{where}", file=path, tree=plan.tree, branch=b)
+            if b not in raw_only and not _is_flat(tree[b]):
+                raise SampleError(
+                    f"not one value per event (jagged or object branch){where}",
+                    file=path,
+                    tree=plan.tree,
+                    branch=b,
+                )
+        n_entries = int(tree.num_entries)
+        for start in range(0, n_entries, cfg.step_size):
+            stop = min(start + cfg.step_size, n_entries)
+            raw: dict[str, Any] = {}
+            for b in used:
+                try:
+                    raw[b] = tree[b].array(
+                        entry_start=start, entry_stop=stop, library="ak" if b in raw_only else "np"
+                    )
+                except Exception as exc:  # truncated or corrupt baskets surface as many exception types
+                    raise SampleError(
+                        f"cannot read entries {start}-{stop} ({type(exc).__name__}: {exc}); the file may be "
+                        "truncated or corrupt",
+                        file=path,
+                        tree=plan.tree,
+                        branch=b,
+                    ) from None
+            cols = _Columns(raw, stop - start, compiled)
+            if cut is not None:
+                cols = cols.select(cut.selects(raw, n_events=stop - start))
+            yield path, cols, _Report(start, stop)
 
 
 def _column(arrays: Any, expr: str, path: Path, tree: str) -> Array:

@@ -35,6 +35,13 @@ from rooeft.config import (
 from rooeft.samples import CorrectionSpec, Sample, SampleConfig, SampleError, StructureConstantBranches, read_sample
 from rooeft.templates import ProcessTemplates, fill_process, new_hist, term_names, write_templates
 from rooeft.terms import monomials, n_terms
+from rooeft.workspace.checks import (
+    CheckError,
+    check_bins,
+    check_network_outputs,
+    check_positive_over_box,
+    check_w_sm,
+)
 
 __all__ = ["WORKSPACE_CONVENTION", "BuildError", "BuildResult", "ChannelSummary", "build_workspace", "templates_path"]
 
@@ -76,6 +83,26 @@ class BuildResult:
     channels: tuple[ChannelSummary, ...]
 
 
+def input_files(config: Config) -> list[Path]:
+    """Every file a configuration reads: samples, data, ONNX models and correctionlib files."""
+    files: list[str] = []
+    for ch in config.channels:
+        files += [f for p in ch.processes for f in p.files]
+        files += list(ch.data.files or [])
+        if isinstance(ch, UnbinnedChannel):
+            files.append(ch.model)
+        elif ch.observable.model is not None:
+            files.append(ch.observable.model)
+    files += [s.file for s in config.systematics if isinstance(s, CorrectionSystematic)]
+    return [Path(f) for f in dict.fromkeys(files)]
+
+
+MAX_OBSERVABLES = 1000
+"""Most observables (network inputs) a channel may have; checked before any RooFit object is made."""
+MAX_OUTPUTS = 100_000
+"""Most output columns of a network."""
+
+
 def templates_path(output: str | os.PathLike[str]) -> Path:
     """Where the templates of a workspace file go: ``<dir>/<stem>_templates.root``.
 
@@ -94,6 +121,7 @@ class _Proc:
     values: F64 | None = None  # binned observable per event
     templates: ProcessTemplates | None = None
     learned_kappas: dict[str, tuple[float, float]] = field(default_factory=dict)
+    net: F64 | None = None  # network outputs per event (unbinned channels)
 
     @property
     def name(self) -> str:
@@ -182,7 +210,45 @@ def _binned_values(ch: BinnedChannel, sample: Sample, where: str) -> F64:
     return values
 
 
-def _read_channel(config: Config, ch: BinnedChannel | UnbinnedChannel, tick: Any) -> _Channel:
+def _box(config: Config) -> dict[str, tuple[float, float]]:
+    return {c.name: (float(c.range[0]), float(c.range[1])) for c in config.coefficients}
+
+
+def _check_interface_size(iface: Any, where: str) -> None:
+    if len(iface.observables) > MAX_OBSERVABLES or len(iface.outputs) > MAX_OUTPUTS:
+        raise BuildError(
+            f"{where}: the model has {len(iface.observables)} inputs and {len(iface.outputs)} outputs; "
+            f"rooeft accepts at most {MAX_OBSERVABLES} inputs and {MAX_OUTPUTS} outputs"
+        )
+
+
+def _check_eft_sample(config: Config, proc: Process, sample: Sample, where: str) -> Sample:
+    """w_sm against the nominal weight; returns the sample to use (rescaled if the config says so)."""
+    if not proc.eft or sample.structure_constants is None:
+        return sample
+    sum_w = float(sample.sums().sum_weights)
+    sum_sm = float(sample.term_sums()[0])
+    if proc.w_sm_mismatch == "error":
+        try:
+            check_w_sm(sum_w, sum_sm, what=where)
+        except CheckError as err:
+            raise BuildError(str(err)) from None
+    return sample
+
+
+def _check_dtypes(ch: UnbinnedChannel, sample: Sample, where: str) -> None:
+    for name, values in sample.observables.items():
+        kind = np.asarray(values).dtype
+        if kind.kind in "biu":
+            raise BuildError(
+                f"{where}: observable '{name}' is read as {kind} (an integer/boolean branch); an unbinned density "
+                "needs continuous observables: bin it in a binned channel, or map it to a float expression"
+            )
+
+
+def _read_channel(
+    config: Config, ch: BinnedChannel | UnbinnedChannel, tick: Any, allow_negative_process_bins: bool = False
+) -> _Channel:
     from rooeft.onnx_convention import read_interface
 
     iface = None
@@ -196,15 +262,20 @@ def _read_channel(config: Config, ch: BinnedChannel | UnbinnedChannel, tick: Any
         observables: tuple[str, ...] = (obs.name,)
     else:
         iface = read_interface(ch.model)
+        _check_interface_size(iface, f"channel '{ch.name}', model {ch.model}")
         read_obs = ch.observable_expressions(list(iface.observables))
         observables = tuple(iface.observables)
     procs = []
     for p in ch.processes:
         where = f"channel '{ch.name}', process '{p.name}'"
         sample = _read(p.files, _sample_config(config, ch.name, p, read_obs), where)
+        sample = _check_eft_sample(config, p, sample, where)
         proc = _Proc(p, sample)
         if proc.sum_weights <= 0:
             raise BuildError(f"{where}: the sum of weights is {proc.sum_weights}, need a positive expected yield")
+        if isinstance(ch, UnbinnedChannel):
+            _check_dtypes(ch, sample, where)
+            proc.net = _checked_network(config, ch, iface, sample, f"{where} (model {Path(ch.model).name})")
         if isinstance(ch, BinnedChannel):
             proc.values = _binned_values(ch, sample, where)
             systs = {k: v for k, v in sample.systematics.items()}
@@ -223,6 +294,10 @@ def _read_channel(config: Config, ch: BinnedChannel | UnbinnedChannel, tick: Any
         procs.append(proc)
         tick(f"{ch.name}/{p.name}")
     out = _Channel(ch, procs, observables, interface=iface)
+    try:
+        _check_yields(config, ch, procs, allow_negative_process_bins)
+    except CheckError as err:
+        raise BuildError(str(err)) from None
     if ch.data.files is not None:
         dcfg = SampleConfig(
             name=f"data_{ch.name}",
@@ -235,6 +310,9 @@ def _read_channel(config: Config, ch: BinnedChannel | UnbinnedChannel, tick: Any
             systematics=None,
         )
         data = _read(ch.data.files, dcfg, f"channel '{ch.name}', data")
+        if isinstance(ch, UnbinnedChannel):
+            _check_dtypes(ch, data, f"channel '{ch.name}', data")
+            _checked_network(config, ch, iface, data, f"channel '{ch.name}', data (model {Path(ch.model).name})")
         if isinstance(ch, BinnedChannel):
             values = _binned_values(ch, data, f"channel '{ch.name}', data")
             out.data_hist = new_hist(ch.edges, ch.observable.name)
@@ -244,6 +322,56 @@ def _read_channel(config: Config, ch: BinnedChannel | UnbinnedChannel, tick: Any
             out.data_weights = np.asarray(data.weights, dtype=np.float64)
         tick(f"{ch.name}/data")
     return out
+
+
+def _checked_network(config: Config, ch: UnbinnedChannel, iface: Any, sample: Sample, where: str) -> F64:
+    """The model's outputs on every event of ``sample``, checked (finite, fractions, ratios)."""
+    names = list(iface.observables)
+    net = _run_onnx(ch.model, sample.observable_matrix(names))
+    obs = {n: np.asarray(sample.observables[n]) for n in names}
+    try:
+        check_network_outputs(net, list(iface.outputs), obs, _box(config), list(iface.coefficients), what=where)
+    except CheckError as err:
+        raise BuildError(str(err)) from None
+    return net
+
+
+def _check_yields(
+    config: Config, ch: BinnedChannel | UnbinnedChannel, procs: list[_Proc], allow_negative_process_bins: bool
+) -> None:
+    """Positive yields over the coefficient box; binned: no empty or negative bins."""
+    box = _box(config)
+    what = f"channel '{ch.name}'"
+    polys: dict[str, F64] = {}
+    for p in procs:
+        if not p.cfg.eft:
+            continue
+        if p.templates is not None and p.templates.is_eft:
+            ts = np.asarray(p.templates.term_sums(), dtype=np.float64).sum(axis=0)
+        elif p.sample.structure_constants is not None:
+            ts = np.asarray(p.sample.term_sums(), dtype=np.float64)
+        else:
+            continue
+        if not ts[0] > 0:
+            raise CheckError(f"{what}, process '{p.name}': SM term sum {ts[0]:.6g} is not positive")
+        polys[f"process '{p.name}'"] = ts / ts[0]
+    if isinstance(ch, BinnedChannel):
+        nominal = {p.name: np.asarray(p.templates.nominal.values(), dtype=np.float64) for p in procs if p.templates}
+        totals = np.sum(list(nominal.values()), axis=0)
+        check_bins(ch.edges, totals, nominal, what=what, allow_negative_process_bins=allow_negative_process_bins)
+        n = n_terms(len(config.coefficients))
+        per_bin = np.zeros((len(ch.edges) - 1, n))
+        for p in procs:
+            t = p.templates
+            if t is None:
+                continue
+            if t.is_eft:
+                per_bin += np.asarray(t.coefficients(), dtype=np.float64) * nominal[p.name][:, None]
+            else:
+                per_bin[:, 0] += nominal[p.name]
+        for i in range(per_bin.shape[0]):
+            polys[f"bin {i} [{ch.edges[i]:g}, {ch.edges[i + 1]:g})"] = per_bin[i] / per_bin[i, 0]
+    check_positive_over_box(polys, box, what=what)
 
 
 def _learned_kappas(
@@ -263,7 +391,7 @@ def _learned_kappas(
     from rooeft.onnx_convention import read_interface
 
     columns = list(read_interface(ch.model).outputs)
-    net = _run_onnx(ch.model, proc.sample.observable_matrix(list(observables)))
+    net = proc.net if proc.net is not None else _run_onnx(ch.model, proc.sample.observable_matrix(list(observables)))
     w = np.asarray(proc.sample.weights)
     for name in need:
         pair = []
@@ -497,6 +625,7 @@ def build_workspace(
     output: str | os.PathLike[str],
     write_template_file: bool = True,
     progress: bool = False,
+    allow_negative_process_bins: bool = False,
 ) -> BuildResult:
     """Build the workspace of a configuration and write it (atomically) to ``output``.
 
@@ -511,6 +640,9 @@ def build_workspace(
         :func:`rooeft.templates.write_templates`).
     progress
         Show a progress bar (tqdm) while reading samples.
+    allow_negative_process_bins
+        Accept negative expected events of single processes in bins whose total stays positive
+        (negative-weight NLO samples); see :func:`rooeft.workspace.checks.check_bins`.
     """
     from tqdm import tqdm
 
@@ -518,10 +650,13 @@ def build_workspace(
 
     cfg = config if isinstance(config, Config) else load_config(config)
     out = Path(output).resolve()
-    inputs = {Path(f).resolve() for ch in cfg.channels for p in ch.processes for f in p.files}
-    inputs |= {Path(f).resolve() for ch in cfg.channels for f in (ch.data.files or [])}
-    if out in inputs:
-        raise BuildError(f"refusing to overwrite the input file {out}")
+    from rooeft.safeio import same_file
+
+    writes = [out] + ([templates_path(out)] if write_template_file else [])
+    for target in writes:
+        for f in input_files(cfg):
+            if same_file(target, f):
+                raise BuildError(f"refusing to write {target}: it is the input {f}")
     n_steps = sum(len(ch.processes) + (ch.data.files is not None) for ch in cfg.channels) + 1
     bar = tqdm(total=n_steps, desc="rooeft build", unit="step", disable=not progress, leave=False)
 
@@ -530,7 +665,7 @@ def build_workspace(
         bar.update(1)
 
     try:
-        channels = [_read_channel(cfg, ch, tick) for ch in cfg.channels]
+        channels = [_read_channel(cfg, ch, tick, allow_negative_process_bins) for ch in cfg.channels]
         ROOT = rooeft.load_library()
         msg = ROOT.RooMsgService.instance()
         level = msg.globalKillBelow()
