@@ -34,7 +34,9 @@ def test_cli_fit_scan_limits_toys(ws: Path, tmp_path: Path, capsys: pytest.Captu
     assert main(["fit", str(ws), "--minos", "cHW", "-o", str(out), "--tree", str(tmp_path / "fit.root")]) == 0
     assert json.loads(out.read_text())["kind"] == "fit"
     assert "cHW (POI)" in capsys.readouterr().out
-    assert main(["fit", str(ws), "--asimov", "cHW=0.1", "-o", str(out)]) == 0
+    assert main(["fit", str(ws), "--asimov", "cHW=0.1", "-o", str(out)]) == 1  # exists: the policy
+    assert "pass --force" in capsys.readouterr().err
+    assert main(["fit", str(ws), "--asimov", "cHW=0.1", "-o", str(out), "--force"]) == 0
     got = json.loads(out.read_text())
     assert got["asimov"] and got["parameters"]["cHW"]["value"] == pytest.approx(0.1, abs=0.02)
     s = tmp_path / "scan.json"
@@ -79,6 +81,7 @@ def test_cli_fit_scan_limits_toys(ws: Path, tmp_path: Path, capsys: pytest.Captu
                 "--no-progress",
                 "-o",
                 str(s),
+                "--force",
             ]
         )
         == 0

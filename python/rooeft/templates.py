@@ -20,7 +20,6 @@ uproot, Combine-style (``<channel>/<process>``, ``<channel>/<process>_<syst>Up``
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,27 +158,21 @@ def write_templates(
     """
     import uproot
 
+    from rooeft.safeio import atomic_write
+
     target = Path(path)
     if not target.parent.is_dir():
         raise ValueError(f"output directory does not exist: {target.parent}")
-    fd, tmp = tempfile.mkstemp(suffix=".root.tmp", prefix=f".{target.name}.", dir=target.parent)
-    os.close(fd)
-    try:
-        with uproot.recreate(tmp) as f:
-            for ch, procs in channels.items():
-                for t in procs:
-                    f[f"{ch}/{t.process}"] = t.nominal
-                    for syst, (up, down) in t.systematics.items():
-                        f[f"{ch}/{t.process}_{syst}Up"] = up
-                        f[f"{ch}/{t.process}_{syst}Down"] = down
-                    if t.terms is not None:
-                        for label, h in zip(term_names(t.coefficient_names), t.terms, strict=True):
-                            f[f"{ch}/{t.process}_term_{label}"] = h
-                if data is not None and ch in data:
-                    f[f"{ch}/data_obs"] = data[ch]
-        Path(tmp).chmod(0o644)
-        Path(tmp).replace(target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(target, suffix=".root") as tmp, uproot.recreate(tmp) as f:
+        for ch, procs in channels.items():
+            for t in procs:
+                f[f"{ch}/{t.process}"] = t.nominal
+                for syst, (up, down) in t.systematics.items():
+                    f[f"{ch}/{t.process}_{syst}Up"] = up
+                    f[f"{ch}/{t.process}_{syst}Down"] = down
+                if t.terms is not None:
+                    for label, h in zip(term_names(t.coefficient_names), t.terms, strict=True):
+                        f[f"{ch}/{t.process}_term_{label}"] = h
+            if data is not None and ch in data:
+                f[f"{ch}/data_obs"] = data[ch]
     return target

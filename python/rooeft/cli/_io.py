@@ -7,13 +7,23 @@ Every command calls :func:`prepare_outputs` before any work, with all of its inp
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from rooeft.safeio import check_outputs
+from rooeft.safeio import check_outputs, file_mode
 
-__all__ = ["add_force_option", "prepare_outputs"]
+__all__ = [
+    "add_force_option",
+    "add_log_option",
+    "count_errors",
+    "is_log",
+    "log_path",
+    "native_output_to",
+    "prepare_outputs",
+]
 
 PathLike = str | Path
 
@@ -41,3 +51,93 @@ def prepare_outputs(
     for path in replaced:
         print(f"rooeft {command}: replacing existing {path} (--force)", file=sys.stderr)
     return replaced
+
+
+def _flush_native() -> None:
+    """Flush C stdio and, if ROOT is loaded, ``std::cout``/``std::cerr``."""
+    import ctypes
+
+    with contextlib.suppress(Exception):
+        ctypes.CDLL(None).fflush(None)
+    if "cppyy" in sys.modules:
+        with contextlib.suppress(Exception):
+            gbl = sys.modules["cppyy"].gbl
+            gbl.std.cout.flush()
+            gbl.std.cerr.flush()
+
+
+@contextlib.contextmanager
+def native_output_to(log: Path, header: str) -> Iterator[None]:
+    """Send everything written to the file descriptors 1 and 2 (RooFit, Minuit, worker processes)
+    to ``log``; Python's ``sys.stdout``/``sys.stderr`` keep writing to the terminal."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    _flush_native()
+    saved = {fd: os.dup(fd) for fd in (1, 2)}
+    replaced: dict[str, object] = {}
+    with log.open("w", encoding="utf-8") as f:
+        f.write(header + "\n")
+        f.flush()
+        try:
+            for fd, name in ((1, "stdout"), (2, "stderr")):
+                stream = getattr(sys, name)
+                try:
+                    on_fd = stream.fileno() == fd
+                except (AttributeError, OSError, ValueError):
+                    on_fd = False
+                if on_fd:  # Python writes to the real descriptor: keep it on the terminal
+                    replaced[name] = stream
+                    setattr(sys, name, os.fdopen(os.dup(saved[fd]), "w", buffering=1, encoding="utf-8"))
+            os.dup2(f.fileno(), 1)
+            os.dup2(f.fileno(), 2)
+            yield
+        finally:
+            _flush_native()
+            os.dup2(saved[1], 1)
+            os.dup2(saved[2], 2)
+            for fd in saved.values():
+                os.close(fd)
+            for name, stream in replaced.items():
+                getattr(sys, name).close()
+                setattr(sys, name, stream)
+    log.chmod(file_mode())
+
+
+def count_errors(log: Path) -> int:
+    """Lines of a native-output log that report an error."""
+    try:
+        text = log.read_text(errors="replace")
+    except OSError:
+        return 0
+    return sum(1 for line in text.splitlines() if "ERROR" in line or "Error" in line)
+
+
+def log_path(command: str, output: PathLike | None, explicit: PathLike | None) -> Path:
+    """Where a command's native output goes: ``--log``, else ``<output>.log``, else a temporary file."""
+    if explicit is not None:
+        return Path(explicit)
+    if output is not None:
+        return Path(output).with_suffix(".log")
+    import tempfile
+
+    return Path(tempfile.gettempdir()) / f"rooeft-{command}-{os.getpid()}.log"
+
+
+def add_log_option(p: argparse.ArgumentParser) -> None:
+    """``--log``: where RooFit/Minuit messages go instead of the terminal."""
+    p.add_argument(
+        "--log",
+        default=None,
+        metavar="FILE",
+        help="file for RooFit/Minuit messages (default: the -o file with .log, else a temporary file)",
+    )
+
+
+def is_log(path: Path) -> bool:
+    """A log written by :func:`native_output_to`."""
+    try:
+        with path.open("rb") as f:
+            return f.read(9) == b"# rooeft "
+    except OSError:
+        return False

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 __all__ = ["register"]
@@ -33,10 +34,26 @@ def _run(args: argparse.Namespace) -> int:
     if args.output is None:
         print("rooeft build: error: -o/--output is required unless --check is given", file=sys.stderr)
         return 2
+    from rooeft.cli._io import prepare_outputs
+    from rooeft.safeio import is_root_file
     from rooeft.workspace import build_workspace
+    from rooeft.workspace.builder import input_files, templates_path
 
+    outputs = [Path(args.output)] + ([] if args.no_templates else [templates_path(args.output)])
+    prepare_outputs(
+        "build",
+        outputs,
+        inputs=[args.config, *input_files(config)],
+        force=args.force,
+        kind="ROOT",
+        accept=is_root_file,
+    )
     result = build_workspace(
-        config, output=args.output, write_template_file=not args.no_templates, progress=not args.quiet
+        config,
+        output=args.output,
+        write_template_file=not args.no_templates,
+        progress=not args.quiet,
+        allow_negative_process_bins=args.allow_negative_process_bins,
     )
     if not args.quiet:
         for ch in result.channels:
@@ -49,6 +66,8 @@ def _run(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     """Add the ``build`` sub-command."""
+    from rooeft.cli._io import add_force_option
+
     p = sub.add_parser(
         "build",
         help="validate a configuration and build the workspace (ws.root)",
@@ -60,4 +79,11 @@ def register(sub: Any) -> None:
     p.add_argument("--check", action="store_true", help="only validate the configuration")
     p.add_argument("--no-templates", action="store_true", help="do not write <output stem>_templates.root")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    p.add_argument(
+        "--allow-negative-process-bins",
+        action="store_true",
+        help="accept bins where one process expects negative events (negative-weight NLO samples); "
+        "bin totals must stay positive",
+    )
+    add_force_option(p)
     p.set_defaults(func=_run)

@@ -9,28 +9,45 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 __all__ = ["register"]
 
 
 def _run(args: argparse.Namespace) -> int:
+    from rooeft.cli._io import native_output_to
     from rooeft.infer import fit, write_json, write_limit_tree
-    from rooeft.infer._cli import asimov_from_args
+    from rooeft.infer._cli import asimov_from_args, prepare_result_outputs, report_log, require_input
 
+    ws = require_input(args.workspace, "workspace file")
+    log = prepare_result_outputs("fit", args, ("fit",), [ws])
     minos = [m for m in (args.minos or "").split(",") if m]
-    res = fit(args.workspace, data=args.data, asimov=asimov_from_args(args), minos=minos, strategy=args.strategy)
+    asimov = asimov_from_args(args)
+    with native_output_to(log, f"# rooeft fit {ws}"):
+        res = fit(str(ws), data=args.data, asimov=asimov, minos=minos, strategy=args.strategy)
     print(res.table())
+    report_log("fit", log)
+    at_limit = list(getattr(res, "at_limit", []) or [])
+    if at_limit:
+        print(
+            f"rooeft fit: warning: {', '.join(at_limit)} ended at (within 1e-3 of) the range limit; "
+            "the result and its error are not reliable: widen the range",
+            file=sys.stderr,
+        )
     if args.output:
         write_json(args.output, res)
     if args.tree:
         write_limit_tree(args.tree, res)
-    return 0 if res.ok else 3
+    if not res.ok:
+        print(f"rooeft fit: error: the fit did not converge (status {res.status}); details in {log}", file=sys.stderr)
+        return 3
+    return 0
 
 
 def register(sub: Any) -> None:
     """Add the ``fit`` sub-command."""
-    from rooeft.infer._cli import add_data_options
+    from rooeft.infer._cli import add_data_options, add_output_options
 
     p = sub.add_parser(
         "fit", help="fit a workspace", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -38,6 +55,5 @@ def register(sub: Any) -> None:
     add_data_options(p)
     p.add_argument("--minos", default="", metavar="POI,...", help="parameters with Minos errors")
     p.add_argument("--strategy", type=int, default=1, choices=(0, 1, 2), help="Minuit2 strategy of the first attempt")
-    p.add_argument("-o", "--output", default=None, help="JSON result file")
-    p.add_argument("--tree", default=None, help="ROOT file with a Combine-style 'limit' tree")
+    add_output_options(p)
     p.set_defaults(func=_run)

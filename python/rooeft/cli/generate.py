@@ -105,8 +105,18 @@ def _generate(args: argparse.Namespace, thetas: list[tuple[float, ...]], config:
 
 def _command(args: argparse.Namespace) -> str:
     """The equivalent command line (recorded in metadata.json)."""
-    parts = ["rooeft", "generate", "--output-dir", str(args.output_dir), "--n-signal", str(args.n_signal),
-             "--n-background", str(args.n_background), "--seed", str(args.seed)]
+    parts = [
+        "rooeft",
+        "generate",
+        "--output-dir",
+        str(args.output_dir),
+        "--n-signal",
+        str(args.n_signal),
+        "--n-background",
+        str(args.n_background),
+        "--seed",
+        str(args.seed),
+    ]
     for theta in args.theta if args.theta is not None else ["sm"]:
         parts += ["--theta", theta]
     parts += ["--luminosity", f"{args.luminosity:g}", "--chunk-size", str(args.chunk_size)]

@@ -27,8 +27,9 @@ def _run(args: argparse.Namespace) -> int:
     matplotlib.use("Agg")
     from rooeft.plot import plot_result_files
 
-    written = plot_result_files(args.results, args.output, formats=args.formats, lumi=args.lumi, com=args.com,
-                                labels=args.labels)
+    written = plot_result_files(
+        args.results, args.output, formats=args.formats, lumi=args.lumi, com=args.com, labels=args.labels
+    )
     for path in written:
         print(path)
     return 0
@@ -44,10 +45,16 @@ def register(sub: Any) -> None:
     )
     p.add_argument("results", nargs="+", metavar="RESULT.json", help="result files written by rooeft")
     p.add_argument("-o", "--output", default="plots", metavar="DIR", help="output directory (default: %(default)s)")
-    p.add_argument("--formats", nargs="+", default=["png", "pdf"], metavar="FMT",
-                   help="output formats (default: png pdf)")
-    p.add_argument("--labels", nargs="+", default=None, metavar="LABEL",
-                   help="legend labels, one per result file (overrides the files' labels)")
+    p.add_argument(
+        "--formats", nargs="+", default=["png", "pdf"], metavar="FMT", help="output formats (default: png pdf)"
+    )
+    p.add_argument(
+        "--labels",
+        nargs="+",
+        default=None,
+        metavar="LABEL",
+        help="legend labels, one per result file (overrides the files' labels)",
+    )
     p.add_argument("--lumi", type=float, default=None, help="integrated luminosity in fb⁻¹ for the label")
     p.add_argument("--com", type=float, default=13, help="centre-of-mass energy in TeV (default: %(default)s)")
     p.set_defaults(func=_run)

@@ -10,15 +10,35 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 __all__ = ["register"]
 
 
-def _run(args: argparse.Namespace) -> int:
-    from rooeft.infer import scan1d, scan2d, write_json, write_limit_tree
-    from rooeft.infer._cli import asimov_from_args, parse_range
+def _failures(result: Any, pois: list[str]) -> list[str]:
+    """Descriptions of the failed points of a scan (and of its best fit)."""
+    out = [f"best fit (status {result.fit_status})"] if getattr(result, "fit_status", 0) != 0 else []
+    for p in result.points:
+        if p.status != 0:
+            where = ", ".join(f"{k}={p.values[k]:.4g}" for k in pois)
+            out.append(f"{where} (status {p.status})")
+    return out
 
+
+def _run(args: argparse.Namespace) -> int:
+    from rooeft.cli._io import native_output_to
+    from rooeft.infer import scan1d, scan2d, write_json, write_limit_tree
+    from rooeft.infer._cli import asimov_from_args, parse_range, prepare_result_outputs, report_log, require_input
+
+    if args.points < 2:
+        raise ValueError(f"--points must be at least 2, got {args.points}")
+    if args.poi2 is not None and args.poi2 == args.poi:
+        raise ValueError(f"--poi2 must differ from --poi ({args.poi})")
+    ws = require_input(args.workspace, "workspace file")
+    log = prepare_result_outputs("scan", args, ("scan1d", "scan2d"), [ws])
+    rng1 = parse_range(args.range) if args.range else None
+    rng2 = parse_range(args.range2) if args.range2 else None
     common: dict[str, Any] = {
         "profile_others": not args.fix_others,
         "data": args.data,
@@ -29,36 +49,41 @@ def _run(args: argparse.Namespace) -> int:
         "extend_ranges": args.extend_ranges,
         "label": args.label,
     }
+    result: Any
+    with native_output_to(log, f"# rooeft scan {ws} --poi {args.poi}" + (f" --poi2 {args.poi2}" if args.poi2 else "")):
+        if args.poi2:
+            ranges = {k: v for k, v in ((args.poi, rng1), (args.poi2, rng2)) if v is not None}
+            result = scan2d(str(ws), (args.poi, args.poi2), points=args.points, ranges=ranges, **common)
+        else:
+            result = scan1d(str(ws), args.poi, points=args.points, range=rng1, **common)
+    pois = [args.poi] + ([args.poi2] if args.poi2 else [])
+    failed = _failures(result, pois)
     if args.poi2:
-        ranges = {}
-        if args.range:
-            ranges[args.poi] = parse_range(args.range)
-        if args.range2:
-            ranges[args.poi2] = parse_range(args.range2)
-        s2 = scan2d(args.workspace, (args.poi, args.poi2), points=args.points, ranges=ranges, **common)
-        best = ", ".join(f"{k}={v:.5g}" for k, v in s2.bestfit.items())
-        print(f"2D scan of {args.poi}, {args.poi2}: {len(s2.points)} points, best fit {best}")
-        result: Any = s2
-    else:
-        rng = parse_range(args.range) if args.range else None
-        s1 = scan1d(args.workspace, args.poi, points=args.points, range=rng, **common)
-        print(f"{args.poi}: best fit {s1.bestfit[args.poi]:.5g}")
-        for cl, ivs in s1.intervals.items():
-            print(f"  {cl}% CL: " + " ∪ ".join(f"[{lo:.4g}, {hi:.4g}]" for lo, hi in ivs))
-        result = s1
-    failed = sum(1 for p in result.points if p.status != 0)
-    if failed:
-        print(f"warning: {failed} scan point(s) did not converge (kept with their status)")
+        best = ", ".join(f"{k}={v:.5g}" for k, v in result.bestfit.items())
+        print(f"2D scan of {args.poi}, {args.poi2}: {len(result.points)} points, best fit {best}")
+    elif len(failed) < len(result.points):
+        print(f"{args.poi}: best fit {result.bestfit[args.poi]:.5g}")
+        for cl, ivs in result.intervals.items():
+            print(f"  {cl}% CL: " + (" ∪ ".join(f"[{lo:.4g}, {hi:.4g}]" for lo, hi in ivs) or "none in the range"))
+    report_log("scan", log)
     if args.output:
         write_json(args.output, result)
     if args.tree:
         write_limit_tree(args.tree, result)
+    if failed:
+        shown = "; ".join(failed[:5]) + (f"; and {len(failed) - 5} more" if len(failed) > 5 else "")
+        print(
+            f"rooeft scan: error: {len(failed)} of {len(result.points)} scan points failed: {shown}; "
+            f"details in {log}" + (" (results written with their status)" if args.output or args.tree else ""),
+            file=sys.stderr,
+        )
+        return 3
     return 0
 
 
 def register(sub: Any) -> None:
     """Add the ``scan`` sub-command."""
-    from rooeft.infer._cli import add_data_options, add_parallel_options
+    from rooeft.infer._cli import add_data_options, add_output_options, add_parallel_options
 
     p = sub.add_parser(
         "scan",
@@ -76,8 +101,7 @@ def register(sub: Any) -> None:
     p.add_argument("--extend-ranges", action="store_true", help="allow scan ranges beyond the POI ranges")
     p.add_argument("--label", default="", help="label stored in the result")
     add_parallel_options(p)
-    p.add_argument("-o", "--output", default=None, help="JSON result file")
-    p.add_argument("--tree", default=None, help="ROOT file with a Combine-style 'limit' tree")
+    add_output_options(p)
 
     def run(args: argparse.Namespace) -> int:
         if args.points is None:

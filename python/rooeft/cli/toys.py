@@ -9,6 +9,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 import numpy as np
@@ -17,12 +18,26 @@ __all__ = ["register"]
 
 
 def _run(args: argparse.Namespace) -> int:
-    from rooeft.infer import toys, write_json, write_limit_tree
-    from rooeft.infer._cli import parse_values
+    from rooeft.cli._io import native_output_to
+    from rooeft.infer import toys
+    from rooeft.infer._cli import parse_values, prepare_result_outputs, require_input
 
-    res = toys(
-        args.workspace,
-        parse_values(args.truth),
+    if args.n_toys < 1:
+        raise ValueError(f"-n/--n-toys must be at least 1, got {args.n_toys}")
+    if args.seed < 0:
+        raise ValueError(f"--seed must be >= 0, got {args.seed}")
+    truth = parse_values(args.truth)
+    ws = require_input(args.workspace, "workspace file")
+    log = prepare_result_outputs("toys", args, ("toys",), [ws])
+    with native_output_to(log, f"# rooeft toys {ws}"):
+        res = _toys(toys, str(ws), truth, args)
+    return _report(res, args, log)
+
+
+def _toys(toys: Any, ws: str, truth: dict[str, float], args: argparse.Namespace) -> Any:
+    return toys(
+        ws,
+        truth,
         n_toys=args.n_toys,
         seed=args.seed,
         interval=args.interval,
@@ -31,6 +46,13 @@ def _run(args: argparse.Namespace) -> int:
         scheduler=args.scheduler,
         progress=not args.no_progress,
     )
+
+
+def _report(res: Any, args: argparse.Namespace, log: Any) -> int:
+    """Print the summary, write the outputs; exit code 3 if any toy failed."""
+    from rooeft.infer import write_json, write_limit_tree
+    from rooeft.infer._cli import report_log
+
     ok = sum(1 for f in res.fits if f.ok)
     print(f"{ok}/{res.n_toys} toy fits converged; coverage from {res.interval} intervals")
     for poi, cov in res.coverage.items():
@@ -40,16 +62,28 @@ def _run(args: argparse.Namespace) -> int:
             print(
                 f"  pull {name}: mean {np.mean(pulls):+.3f}, std {np.std(pulls, ddof=1) if len(pulls) > 1 else 0:.3f}"
             )
+    report_log("toys", log)
     if args.output:
         write_json(args.output, res)
     if args.tree:
         write_limit_tree(args.tree, res)
+    failed = [f for f in res.fits if not f.ok]
+    missing = res.n_toys - len(res.fits)
+    if failed or missing:
+        shown = ", ".join(f"#{f.index} (status {f.status})" for f in failed[:8]) + (" ..." if len(failed) > 8 else "")
+        extra = f"; {missing} toy(s) returned no result" if missing else ""
+        print(
+            f"rooeft toys: error: {len(failed)} of {res.n_toys} toy fits failed{': ' + shown if failed else ''}"
+            f"{extra}; coverage and pulls use the converged toys only; details in {log}",
+            file=sys.stderr,
+        )
+        return 3
     return 0
 
 
 def register(sub: Any) -> None:
     """Add the ``toys`` sub-command."""
-    from rooeft.infer._cli import add_parallel_options
+    from rooeft.infer._cli import add_output_options, add_parallel_options
 
     p = sub.add_parser(
         "toys",
@@ -64,6 +98,5 @@ def register(sub: Any) -> None:
     p.add_argument("--interval", choices=("profile", "hesse"), default="profile", help="intervals for the coverage")
     p.add_argument("--fixed-globals", action="store_true", help="keep global observables at nominal")
     add_parallel_options(p)
-    p.add_argument("-o", "--output", default=None, help="JSON result file")
-    p.add_argument("--tree", default=None, help="ROOT file with a Combine-style 'limit' tree")
+    add_output_options(p)
     p.set_defaults(func=_run)

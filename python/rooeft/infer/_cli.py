@@ -3,9 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import math
+import sys
+from pathlib import Path
 from typing import Any
 
-__all__ = ["add_data_options", "add_parallel_options", "asimov_from_args", "parse_range", "parse_values"]
+__all__ = [
+    "add_data_options",
+    "add_output_options",
+    "add_parallel_options",
+    "asimov_from_args",
+    "parse_range",
+    "parse_values",
+    "prepare_result_outputs",
+    "report_log",
+    "require_input",
+]
 
 
 def parse_values(text: str) -> dict[str, float]:
@@ -20,9 +33,12 @@ def parse_values(text: str) -> dict[str, float]:
         if not sep or not name.strip():
             raise ValueError(f"expected NAME=VALUE, got {item!r}")
         try:
-            out[name.strip()] = float(value)
+            v = float(value)
         except ValueError:
             raise ValueError(f"value of {name.strip()} is not a number: {value!r}") from None
+        if not math.isfinite(v):
+            raise ValueError(f"value of {name.strip()} must be finite, got {value!r}")
+        out[name.strip()] = v
     return out
 
 
@@ -36,9 +52,12 @@ def parse_range(text: str) -> tuple[float, float]:
     if not sep:
         raise ValueError(f"expected a range LO:HI, got {text!r}")
     try:
-        return float(lo), float(hi)
+        a, b = float(lo), float(hi)
     except ValueError:
         raise ValueError(f"range bounds must be numbers, got {text!r}") from None
+    if not (math.isfinite(a) and math.isfinite(b) and a < b):
+        raise ValueError(f"range must be LO:HI with finite LO < HI, got {text!r}")
+    return a, b
 
 
 def add_data_options(p: argparse.ArgumentParser) -> None:
@@ -62,3 +81,56 @@ def add_parallel_options(p: argparse.ArgumentParser) -> None:
 
 def asimov_from_args(args: Any) -> dict[str, float] | None:
     return None if args.asimov is None else parse_values(args.asimov)
+
+
+def require_input(path: str | Path, what: str) -> Path:
+    """An existing, readable input file (clear errors otherwise)."""
+    import os
+
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"{what} {p} does not exist")
+    if p.is_dir():
+        raise IsADirectoryError(f"{what} {p} is a directory, not a file")
+    if not os.access(p, os.R_OK):
+        raise PermissionError(f"{what} {p} is not readable")
+    return p
+
+
+def add_output_options(p: argparse.ArgumentParser) -> None:
+    """``-o`` (JSON), ``--tree`` (Combine-style ROOT tree), ``--log``, ``--force``."""
+    from rooeft.cli._io import add_force_option, add_log_option
+
+    p.add_argument("-o", "--output", default=None, help="JSON result file")
+    p.add_argument("--tree", default=None, help="ROOT file with a Combine-style 'limit' tree")
+    add_log_option(p)
+    add_force_option(p)
+
+
+def prepare_result_outputs(command: str, args: Any, kinds: tuple[str, ...], inputs: list[Path]) -> Path:
+    """Check ``-o``/``--tree``/``--log`` of an inference command before any work; returns the log path."""
+    from rooeft.cli._io import is_log, log_path, prepare_outputs
+    from rooeft.safeio import OutputError, is_json_kind, is_root_file, same_file
+
+    output = getattr(args, "output", None)
+    tree = getattr(args, "tree", None)
+    log = log_path(command, output, getattr(args, "log", None))
+    outs = [o for o in (output, tree, log) if o is not None]
+    for i, a in enumerate(outs):
+        for b in outs[i + 1 :]:
+            if same_file(a, b):
+                raise OutputError(f"two outputs are the same file: {a}")
+    prepare_outputs(command, [output], inputs=inputs, force=args.force, kind="rooeft result JSON",
+                    accept=is_json_kind(*kinds))  # fmt: skip
+    prepare_outputs(command, [tree], inputs=inputs, force=args.force, kind="ROOT", accept=is_root_file)
+    prepare_outputs(command, [log], inputs=inputs, force=args.force, kind="rooeft log", accept=is_log)
+    return log
+
+
+def report_log(command: str, log: Path) -> None:
+    """Say how many error lines RooFit/Minuit wrote into the log, and where it is."""
+    from rooeft.cli._io import count_errors
+
+    n = count_errors(log)
+    if n:
+        print(f"rooeft {command}: RooFit/Minuit reported {n} error line(s); details in {log}", file=sys.stderr)

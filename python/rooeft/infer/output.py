@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -27,6 +25,7 @@ import numpy as np
 from rooeft.infer.fit import FitResult
 from rooeft.infer.scan import Scan1D, Scan2D
 from rooeft.infer.toys import ToysResult
+from rooeft.safeio import atomic_write
 
 __all__ = ["LIMIT_COLUMNS", "atomic_path", "read_json", "write_json", "write_limit_tree"]
 
@@ -47,24 +46,9 @@ LIMIT_COLUMNS = {
 }
 
 
-class atomic_path:
-    """``with atomic_path(target) as tmp:`` write ``tmp``; on success it replaces ``target``."""
-
-    def __init__(self, target: str | Path) -> None:
-        self.target = Path(target)
-
-    def __enter__(self) -> Path:
-        self.target.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{self.target.name}.", suffix=".tmp", dir=self.target.parent)
-        os.close(fd)
-        self.tmp = Path(name)
-        return self.tmp
-
-    def __exit__(self, exc_type: Any, *_: Any) -> None:
-        if exc_type is None:
-            self.tmp.replace(self.target)
-        else:
-            self.tmp.unlink(missing_ok=True)
+atomic_path = atomic_write
+"""``with atomic_path(target) as tmp:`` write ``tmp``; on success it replaces ``target``
+(:func:`rooeft.safeio.atomic_write`: umask-respecting permissions, no temporary file left behind)."""
 
 
 def _jsonable(obj: Any) -> Any:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -604,19 +603,14 @@ def _observable_ranges(channels: Sequence[_Channel]) -> dict[str, tuple[float, f
 
 
 def _write_atomic(ws: Any, output: Path) -> None:
+    from rooeft.safeio import atomic_write
+
     if not output.parent.is_dir():
         raise BuildError(f"output directory does not exist: {output.parent}")
-    fd, tmp = tempfile.mkstemp(suffix=".root", prefix=f".{output.name}.", dir=output.parent)
-    os.close(fd)
-    try:
-        ws.writeToFile(tmp, True)  # returns a flag whose meaning changed between ROOT versions
-        if Path(tmp).stat().st_size == 0:
-            raise BuildError(f"writing the workspace to {tmp} failed")
-        Path(tmp).chmod(0o644)
-        Path(tmp).replace(output)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(output, suffix=".root") as tmp:
+        ws.writeToFile(str(tmp), True)  # returns a flag whose meaning changed between ROOT versions
+        if tmp.stat().st_size == 0:
+            raise BuildError(f"writing the workspace to {output} failed")
 
 
 def build_workspace(

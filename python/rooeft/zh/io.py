@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -53,17 +52,11 @@ def _check_target(path: PathLike, overwrite: bool, inputs: Sequence[PathLike]) -
 @contextlib.contextmanager
 def atomic_path(path: PathLike, *, overwrite: bool = False, inputs: Sequence[PathLike] = ()) -> Any:
     """Context manager yielding a temporary path beside ``path``; moved onto ``path`` on success."""
+    from rooeft.safeio import atomic_write
+
     target = _check_target(path, overwrite, inputs)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    with atomic_write(target) as tmp:
         yield tmp
-        tmp.chmod(0o644)
-        tmp.replace(target)  # atomic rename (os.replace) within the directory
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def write_root(
