@@ -4,6 +4,7 @@
 #include "RooEFT/Math.h"
 #include "RooEFT/OnnxSession.h"
 #include "RooEFT/RooEFTYield.h"
+#include "RooEFT/UnbinnedLayout.h"
 
 #include <RooAbsData.h>
 #include <RooArgSet.h>
@@ -14,19 +15,6 @@
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
-
-/// Where each per-event quantity sits in the network output (−1: absent), parsed from metadata.
-struct RooEFTUnbinnedPdf::Layout {
-   std::vector<std::string> observables, coefficients, processes, systematics, outputs;
-   std::size_t nT = 1;              ///< terms of the quadratic polynomial
-   std::vector<std::size_t> procT;  ///< floats [π, r_1..] per process: nT if EFT, else 1
-   std::vector<std::size_t> procK;  ///< shape nuisances stored per process: nShape or 0
-   std::vector<int> fracCol;        ///< per process
-   std::vector<int> termCol;        ///< nProc × nT (t = 0 unused)
-   std::vector<int> upCol, downCol; ///< nProc × nShape
-   std::size_t rowWidth = 0;        ///< floats per cached event
-   std::vector<std::pair<std::string, double>> nominalRates;
-};
 
 namespace {
 constexpr std::size_t kMaxBatchCaches = 4;
@@ -227,6 +215,7 @@ std::size_t RooEFTUnbinnedPdf::processIndex(const char *process) const
 }
 
 const std::vector<std::string> &RooEFTUnbinnedPdf::processes() const { return layout().processes; }
+const std::vector<std::string> &RooEFTUnbinnedPdf::observableNames() const { return layout().observables; }
 std::size_t RooEFTUnbinnedPdf::nTerms() const { return layout().nT; }
 
 void RooEFTUnbinnedPdf::setYield(const char *process, double nominalEvents)

@@ -10,3 +10,9 @@ void RooEFT::Math::expInPlace(double *x, std::size_t n)
    for (std::size_t i = 0; i < n; ++i)
       x[i] = std::exp(x[i]);
 }
+
+void RooEFT::Math::logInPlace(double *x, std::size_t n)
+{
+   for (std::size_t i = 0; i < n; ++i)
+      x[i] = std::log(x[i]);
+}

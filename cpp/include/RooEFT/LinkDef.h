@@ -8,6 +8,8 @@
 #pragma link C++ class RooEFTTemplatePdf+;
 #pragma link C++ class RooEFTYield+;
 #pragma link C++ struct RooEFT::YieldModel+;
+#pragma link C++ class RooEFT::NLLKernel;
+#pragma link C++ class RooEFT::NLLFunction;
 #pragma link C++ function RooEFT::parseJsonStringList;
 #pragma link C++ function RooEFT::Math::code4Mult;
 #pragma link C++ function RooEFT::Math::code1Mult;

@@ -131,8 +131,122 @@ inline double expInterp(double nu, double kUp, double kDown)
    return std::exp(nu * 0.5 * (lu - ld) + nu * smoothStep(nu) * 0.5 * (lu + ld));
 }
 
+// ---------------------------------------------------------------- derivatives (NLL kernel)
+
+/// ∂m_t/∂θ_a of the monomials of `monomials`: `dm[a * nTerms(n) + t]` (nTerms(n) · n values).
+inline void monomialGradient(const double *theta, std::size_t n, double *dm)
+{
+   const std::size_t nT = nTerms(n);
+   for (std::size_t i = 0; i < n * nT; ++i)
+      dm[i] = 0.0;
+   for (std::size_t a = 0; a < n; ++a)
+      dm[a * nT + 1 + a] = 1.0;
+   std::size_t k = 1 + n;
+   for (std::size_t a = 0; a < n; ++a) {
+      for (std::size_t b = a; b < n; ++b, ++k) {
+         dm[a * nT + k] += theta[b];
+         dm[b * nT + k] += theta[a];
+      }
+   }
+}
+
+/// S'(ν) of smoothStep: (15 − 30ν² + 15ν⁴)/8 inside |ν| < 1, 0 outside.
+inline double smoothStepDerivative(double nu)
+{
+   if (nu >= 1.0 || nu <= -1.0)
+      return 0.0;
+   const double n2 = nu * nu;
+   return 15.0 * (1.0 - n2) * (1.0 - n2) / 8.0;
+}
+
+/// d/dν of ν·S(ν) (the second per-event systematic coefficient).
+inline double nuSmoothStepDerivative(double nu) { return smoothStep(nu) + nu * smoothStepDerivative(nu); }
+
+/// d ln f/dν of expInterp.
+inline double expInterpLogDerivative(double nu, double kUp, double kDown)
+{
+   const double lu = std::log(kUp), ld = std::log(kDown);
+   return 0.5 * (lu - ld) + nuSmoothStepDerivative(nu) * 0.5 * (lu + ld);
+}
+
+/// d ln f/dα of the multiplicative code-4 factor (code4Mult).
+inline double code4MultLogDerivative(double alpha, double kUp, double kDown)
+{
+   const double lu = std::log(kUp), ld = std::log(kDown);
+   if (alpha >= 1.0)
+      return lu;
+   if (alpha <= -1.0)
+      return -ld;
+   double c[6];
+   code4MultCoefficients(kUp, kDown, c);
+   const double f = code4MultFromCoefficients(alpha, c, lu, ld);
+   const double df =
+      c[0] + alpha * (2.0 * c[1] + alpha * (3.0 * c[2] + alpha * (4.0 * c[3] + alpha * (5.0 * c[4] + alpha * 6.0 * c[5]))));
+   return df / f;
+}
+
+/// d ln f/dα of the code-1 factor (code1Mult).
+inline double code1MultLogDerivative(double alpha, double kUp, double kDown)
+{
+   return alpha >= 0.0 ? std::log(kUp) : -std::log(kDown);
+}
+
+/// d ln F/dα of normFactor.
+inline double normFactorLogDerivative(int code, double alpha, double kUp, double kDown)
+{
+   return code == 1 ? code1MultLogDerivative(alpha, kUp, kDown) : code4MultLogDerivative(alpha, kUp, kDown);
+}
+
+/// dδ/dα of the additive code-4 shift code4Add.
+inline double code4AddDerivative(double alpha, double nom, double up, double down)
+{
+   const double epsUp = up - nom, epsDown = nom - down;
+   if (alpha >= 1.0)
+      return epsUp;
+   if (alpha <= -1.0)
+      return epsDown;
+   const double S = 0.5 * (epsUp + epsDown);
+   const double A = 0.0625 * (epsUp - epsDown);
+   const double a2 = alpha * alpha;
+   return S + alpha * A * (30.0 + a2 * (-40.0 + 18.0 * a2));
+}
+
+/// Natural logarithm applied in place to `n` doubles (vectorised; own translation unit).
+void logInPlace(double *x, std::size_t n);
+
 /// exp applied in place to `n` doubles (vectorised; compiled in its own translation unit).
 void expInPlace(double *x, std::size_t n);
+
+/// The factors of one process for `n` events from its cached float columns `cols`
+/// ([π, r_1 … r_T−1, A_1, B_1 … A_K, B_K], see ratioBatch): the polynomial
+/// `P_i = coef_0 + Σ_{t≥1} coef_t r_t,i` into `P` and, if the process has shape nuisances
+/// (`K2 = 2K > 0`), the systematic factor `E_i = exp(Σ_j sysCoef_j col_T+j,i)` into `E`
+/// (untouched when K2 = 0, where E ≡ 1). The per-event ratio of the process is `π_i P_i E_i`.
+/// Shared by ratioBatch (RooFit's evaluation) and the NLL kernel (value and gradient).
+inline void processFactors(const float *const *cols, std::size_t n, std::size_t T, std::size_t K2, const double *coef,
+                           const double *sysCoef, double *P, double *E)
+{
+   const double c0 = coef[0];
+   for (std::size_t i = 0; i < n; ++i)
+      P[i] = c0;
+   for (std::size_t t = 1; t < T; ++t) {
+      const float *col = cols[t];
+      const double c = coef[t];
+      for (std::size_t i = 0; i < n; ++i)
+         P[i] += c * col[i];
+   }
+   if (K2 == 0)
+      return;
+   for (std::size_t i = 0; i < n; ++i)
+      E[i] = 0.0;
+   for (std::size_t j = 0; j < K2; ++j) {
+      const float *col = cols[T + j];
+      const double c = sysCoef[j];
+      for (std::size_t i = 0; i < n; ++i)
+         E[i] += c * col[i];
+   }
+   expInPlace(E, n);
+}
 
 /// Per-event ratios R(x|θ,ν) for `n` events from cached float columns (RooEFTUnbinnedPdf), the
 /// one formula used by both the batch (`doEval`, n events) and the scalar (`evaluate`, n = 1)
@@ -149,34 +263,17 @@ inline void ratioBatch(const float *const *cols, std::size_t n, std::size_t nPro
       out[i] = 0.0;
    for (std::size_t p = 0; p < nProc; ++p) {
       const std::size_t T = nT[p], K2 = 2 * nK[p];
+      processFactors(cols, n, T, K2, coef, sysCoef, tmp, ex);
       const float *pi = cols[0];
-      const double c0 = coef[0];
-      for (std::size_t i = 0; i < n; ++i)
-         tmp[i] = c0;
-      for (std::size_t t = 1; t < T; ++t) {
-         const float *col = cols[t];
-         const double c = coef[t];
-         for (std::size_t i = 0; i < n; ++i)
-            tmp[i] += c * col[i];
-      }
-      cols += T;
-      coef += T;
       if (K2) {
          for (std::size_t i = 0; i < n; ++i)
-            ex[i] = 0.0;
-         for (std::size_t j = 0; j < K2; ++j) {
-            const float *col = cols[j];
-            const double c = sysCoef[j];
-            for (std::size_t i = 0; i < n; ++i)
-               ex[i] += c * col[i];
-         }
-         expInPlace(ex, n);
+            out[i] += pi[i] * tmp[i] * ex[i];
+      } else {
          for (std::size_t i = 0; i < n; ++i)
-            tmp[i] *= ex[i];
-         cols += K2;
+            out[i] += pi[i] * tmp[i];
       }
-      for (std::size_t i = 0; i < n; ++i)
-         out[i] += pi[i] * tmp[i];
+      cols += T + K2;
+      coef += T;
    }
 }
 

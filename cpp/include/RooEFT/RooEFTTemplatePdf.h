@@ -32,6 +32,9 @@
 #include <vector>
 
 class RooRealVar;
+namespace RooEFT {
+class NLLKernel;
+}
 
 class RooEFTTemplatePdf : public RooAbsPdf {
 public:
@@ -56,6 +59,8 @@ public:
    /// Barlow–Beeston-lite: one multiplicative parameter per bin.
    void setBinParameters(const RooArgList &gammas);
 
+   /// Name of the binned observable.
+   const char *observableName() const { return _x.arg().GetName(); }
    std::size_t nBins() const { return _edges.empty() ? 0 : _edges.size() - 1; }
    std::size_t nProcesses() const { return _procNames.size(); }
    const std::vector<double> &edges() const { return _edges; }
@@ -77,6 +82,7 @@ protected:
    void doEval(RooFit::EvalContext &ctx) const override;
 
 private:
+   friend class RooEFT::NLLKernel; // reads the templates (closed-form NLL)
    std::size_t processIndex(const char *process) const;
    std::size_t nuisanceIndex(RooAbsReal &nuisance);
    void addProcessYields(std::size_t p, std::vector<double> &yields) const;

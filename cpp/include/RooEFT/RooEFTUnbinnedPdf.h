@@ -47,6 +47,7 @@
 class RooAbsData;
 namespace RooEFT {
 class OnnxSession;
+class NLLKernel;
 }
 
 class RooEFTUnbinnedPdf : public RooAbsPdf {
@@ -99,6 +100,8 @@ public:
 
    // --- inspection ---
    const std::vector<std::string> &processes() const;
+   /// Names of the observables (network inputs), in the model's order.
+   const std::vector<std::string> &observableNames() const;
    std::size_t nTerms() const;
    const std::vector<unsigned char> &modelBytes() const { return _modelBytes; }
    /// Total expected events ν_tot(θ,ν) at the current parameter values.
@@ -153,6 +156,7 @@ private:
    void parameterValues(std::vector<double> &m, std::vector<double> &nuShape, std::vector<double> &nuNorm,
                         std::vector<double> &rates) const;
    friend class RooEFTYield;
+   friend class RooEFT::NLLKernel; // reads the layout, yield model and caches (closed-form NLL)
 
    RooListProxy _obs;      ///< observables (network inputs), in the model's order
    RooListProxy _theta;    ///< Wilson coefficients, in the model's order

@@ -74,6 +74,50 @@ struct YieldModel {
       return total;
    }
 
+   /// Σ_p ν_p and its gradient, *added* to `gTheta` (nC values; `dm` = ∂m_t/∂θ_a, nC × nT as
+   /// Math::monomialGradient), `gShape` (nShape), `gNorm` (one per normalisation nuisance) and
+   /// `gRate` (one per rate modifier). The closed form of the NLL kernel's yield term.
+   double totalYieldGradient(const double *m, const double *dm, std::size_t nC, const double *nuShape,
+                             const double *nuNorm, const double *rates, double *gTheta, double *gShape, double *gNorm,
+                             double *gRate) const
+   {
+      double total = 0.0;
+      for (std::size_t p = 0; p < nProc; ++p) {
+         double shape = 1.0;
+         for (std::size_t k = 0; k < nShape; ++k)
+            shape *= Math::expInterp(nuShape[k], shapeUp[p * nShape + k], shapeDown[p * nShape + k]);
+         const double pre = yields[p] * rateFactor(p, nuNorm, rates) * shape;
+         const double y = pre * Math::dot(&xsec[p * nT], m, nT);
+         total += y;
+         for (std::size_t a = 0; a < nC; ++a)
+            gTheta[a] += pre * Math::dot(&xsec[p * nT], dm + a * nT, nT);
+         for (std::size_t k = 0; k < nShape; ++k)
+            gShape[k] += y * Math::expInterpLogDerivative(nuShape[k], shapeUp[p * nShape + k], shapeDown[p * nShape + k]);
+         for (std::size_t j = 0; j < normCode.size(); ++j)
+            gNorm[j] += y * Math::normFactorLogDerivative(normCode[j], nuNorm[j], normUp[j * nProc + p],
+                                                          normDown[j * nProc + p]);
+         for (std::size_t r = 0; r < rateProcess.size(); ++r) {
+            if (static_cast<std::size_t>(rateProcess[r]) != p)
+               continue;
+            gRate[r] += yields[p] * rateFactorExcept(p, r, nuNorm, rates) * shape * Math::dot(&xsec[p * nT], m, nT);
+         }
+      }
+      return total;
+   }
+
+   /// μ_p without rate modifier `skip` (∂μ_p/∂rate_skip when `skip` acts on p).
+   double rateFactorExcept(std::size_t p, std::size_t skip, const double *nuNorm, const double *rates) const
+   {
+      double f = 1.0;
+      for (std::size_t k = 0; k < normCode.size(); ++k)
+         f *= Math::normFactor(normCode[k], nuNorm[k], normUp[k * nProc + p], normDown[k * nProc + p]);
+      for (std::size_t r = 0; r < rateProcess.size(); ++r) {
+         if (r != skip && static_cast<std::size_t>(rateProcess[r]) == p)
+            f *= rates[r];
+      }
+      return f;
+   }
+
    /// N_0 = Σ_p N_p (the nominal total).
    double nominalTotal() const
    {

@@ -37,9 +37,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from rooeft.infer.kernel import KernelNLL, KernelUnsupported, MinuitRun, run_minuit
 from rooeft.terms import quadratic_pairs
 
 __all__ = [
+    "ENGINES",
     "DataSpec",
     "FitAttempt",
     "InferenceError",
@@ -50,6 +52,9 @@ __all__ = [
 ]
 
 WEIGHT = "_weight_"
+#: likelihood engines: the closed-form kernel with exact gradients (falling back to RooFit for
+#: workspaces it does not implement), the kernel only, or RooFit's own NLL with RooMinimizer
+ENGINES = ("auto", "kernel", "roofit")
 CATEGORY = "CMS_channel"
 
 
@@ -100,6 +105,7 @@ class FitAttempt:
     status: int
     cov_quality: int
     nll: float
+    calls: int = 0
 
 
 @dataclass
@@ -118,10 +124,20 @@ class Minimum:
     minos_status: int | None = None
     correlation_names: tuple[str, ...] = ()
     correlation: tuple[tuple[float, ...], ...] = ()
+    calls: int = 0
+    """Likelihood evaluations over all attempts (the kernel computes value and gradient in one)."""
 
     @property
     def ok(self) -> bool:
         return self.status == 0 and math.isfinite(self.nll)
+
+    @property
+    def converged_attempt(self) -> str | None:
+        """Name of the retry-ladder step that converged (None if none did)."""
+        for a in self.attempts:
+            if a.status == 0 and math.isfinite(a.nll):
+                return a.name
+        return None
 
 
 def _name(obj: Any) -> str:
@@ -151,9 +167,13 @@ class Model:
         The workspace file; ``libRooEFT`` is loaded before it is opened.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, engine: str = "auto", threads: int | None = None) -> None:
         from rooeft import load_library
 
+        if engine not in ENGINES:
+            raise InferenceError(f"unknown engine {engine!r}; choose one of {list(ENGINES)}")
+        self.engine = engine
+        self.threads = threads
         self.path = Path(path)
         if not self.path.is_file():
             raise FileNotFoundError(f"workspace file {self.path} does not exist")
@@ -220,6 +240,10 @@ class Model:
             self.constraints[nu] = (glob, sigma)
         self._data_cache: dict[DataSpec, Any] = {}
         self._nll_cache: dict[DataSpec, Any] = {}
+        self._kernel_cache: dict[DataSpec, KernelNLL] = {}
+        self._arrays_cache: dict[str, dict[str, tuple[dict[str, npt.NDArray[Any]], npt.NDArray[np.float64]]]] = {}
+        self.kernel_fallback: str | None = None
+        """Why ``engine="auto"`` fell back to RooFit (None while the kernel is used)."""
         self._sim_cache: dict[str, dict[str, npt.NDArray[Any]]] = {}
 
     # ------------------------------------------------------------------ parameters
@@ -396,8 +420,11 @@ class Model:
         self.check_names(theta, what="POI", pois_only=True)
         return self.build_dataset(name, self.expected_channels(theta))
 
-    def toy_dataset(self, toy: ToySpec) -> tuple[Any, dict[str, float]]:
-        """Pseudo-data at ``toy.truth`` and the (possibly randomised) global observables.
+    def toy_arrays(
+        self, toy: ToySpec
+    ) -> tuple[dict[str, tuple[dict[str, npt.NDArray[Any]], npt.NDArray[np.float64]]], dict[str, float]]:
+        """Pseudo-data at ``toy.truth`` as per-channel (observable columns, weights), and the
+        (possibly randomised) global observables.
 
         Binned channels: Poisson counts around the expected yields. Unbinned channels: the
         number of events is Poisson(ν_tot) with ``ν_tot = Σ w_i(θ)`` of the simulation, and
@@ -409,10 +436,10 @@ class Model:
         truth = dict(toy.truth)
         self.check_names(truth, what="truth parameter", pois_only=True)
         rng = np.random.default_rng([int(toy.seed), int(toy.index)])
-        per_channel: dict[str, tuple[Mapping[str, Any], Any]] = {}
+        per_channel: dict[str, tuple[dict[str, npt.NDArray[Any]], npt.NDArray[np.float64]]] = {}
         for ch, (obs, weights) in self.expected_channels(truth).items():
             if self.channel_kind[ch] == "binned":
-                per_channel[ch] = (obs, rng.poisson(np.clip(weights, 0.0, None)).astype(np.float64))
+                per_channel[ch] = (dict(obs), rng.poisson(np.clip(weights, 0.0, None)).astype(np.float64))
                 continue
             total, absw = float(weights.sum()), np.abs(weights)
             if total <= 0:
@@ -427,7 +454,44 @@ class Model:
                 continue
             centre = self.nominal[nu]
             globs[glob] = float(rng.normal(centre, sigma)) if toy.randomize_globals and math.isfinite(sigma) else centre
+        return per_channel, globs
+
+    def toy_dataset(self, toy: ToySpec) -> tuple[Any, dict[str, float]]:
+        """Pseudo-data at ``toy.truth`` as a ``RooDataSet`` (see :meth:`toy_arrays`) and the
+        global observables."""
+        per_channel, globs = self.toy_arrays(toy)
         return self.build_dataset(f"toy_{toy.index}", per_channel), globs
+
+    def dataset_arrays(
+        self, spec: DataSpec
+    ) -> tuple[dict[str, tuple[dict[str, npt.NDArray[Any]], npt.NDArray[np.float64]]], dict[str, float]]:
+        """The dataset of ``spec`` as per-channel (observable columns, weights) and the global
+        observables that go with it (what the kernel engine fits)."""
+        nominal_globs = {g: self.nominal[g] for g in self.global_observables}
+        if spec.toy is not None:
+            toy, globs = self.toy_arrays(spec.toy)
+            return toy, {**nominal_globs, **globs}
+        if spec.asimov is not None:
+            exp = self.expected_channels(dict(spec.asimov))
+            return {ch: (dict(obs), np.asarray(w, dtype=np.float64)) for ch, (obs, w) in exp.items()}, nominal_globs
+        if spec.name not in self._arrays_cache:
+            cols = {
+                (k.decode() if isinstance(k, bytes) else str(k)): np.asarray(v)
+                for k, v in self._reference_data(spec.name).to_numpy().items()
+            }
+            cat = cols.get(CATEGORY)
+            if cat is None:
+                raise InferenceError(f"{self.path}: dataset '{spec.name}' has no '{CATEGORY}' column")
+            weights = cols.get(WEIGHT, np.ones(cat.size))
+            per: dict[str, tuple[dict[str, npt.NDArray[Any]], npt.NDArray[np.float64]]] = {}
+            for ch, idx in self.channel_index.items():
+                sel = cat == idx
+                per[ch] = (
+                    {k: v[sel] for k, v in cols.items() if k not in (CATEGORY, WEIGHT)},
+                    np.asarray(weights[sel], dtype=np.float64),
+                )
+            self._arrays_cache[spec.name] = per
+        return self._arrays_cache[spec.name], nominal_globs
 
     def dataset(self, spec: DataSpec) -> tuple[Any, dict[str, float]]:
         """The dataset of ``spec`` and the global-observable values that go with it."""
@@ -449,12 +513,35 @@ class Model:
             return self._nll_cache[spec]
         data, globs = self.dataset(spec)
         self.set_values(globs, extend=True)
-        nll = self.pdf.createNLL(data, Extended=True, GlobalObservables=self._globs_set, EvalBackend="cpu")
+        nll = self.pdf.createNLL(
+            data, Extended=True, GlobalObservables=self._globs_set, EvalBackend="cpu", Offset="initial"
+        )
         if spec.toy is None:
             self._nll_cache[spec] = nll
         else:  # keep the toy dataset alive as long as its likelihood
             self._toy_keep = (data, nll)
         return nll
+
+    def likelihood(self, spec: DataSpec) -> Any:
+        """The likelihood to minimise on ``spec``: the closed-form :class:`KernelNLL` (engines
+        ``"auto"`` and ``"kernel"``) or RooFit's NLL (``"roofit"``, or ``"auto"`` when the
+        workspace holds something the kernel does not implement; :attr:`kernel_fallback` then
+        says what). Both are accepted by :meth:`minimize` and give the same fits."""
+        if self.engine == "roofit" or (self.engine == "auto" and self.kernel_fallback is not None):
+            return self.nll(spec)
+        if spec in self._kernel_cache:
+            return self._kernel_cache[spec]
+        per, globs = self.dataset_arrays(spec)
+        try:
+            knll = KernelNLL(self, per, globs, threads=self.threads)
+        except KernelUnsupported as err:
+            if self.engine == "kernel":
+                raise InferenceError(f"{self.path}: the kernel engine cannot evaluate this workspace: {err}") from err
+            self.kernel_fallback = str(err)
+            return self.nll(spec)
+        if spec.toy is None:
+            self._kernel_cache[spec] = knll
+        return knll
 
     # ------------------------------------------------------------------ minimisation
     def _configure(self, floating: Sequence[str]) -> None:
@@ -471,13 +558,14 @@ class Model:
         start.update(fixed)
         return start
 
-    def _set_steps(self, floating: Sequence[str], *, scale: float = 1.0) -> None:
+    def _steps(self, floating: Sequence[str], *, scale: float = 1.0) -> dict[str, float]:
         """Initial Minuit steps: ``scale`` × (prefit σ, or 1/20 of the range if unconstrained)."""
+        steps = {}
         for n in floating:
             v = self.var(n)
             sigma = self.prefit_error(n)
-            step = sigma if sigma else (float(v.getMax()) - float(v.getMin())) / 20.0
-            v.setError(scale * step)
+            steps[n] = scale * (sigma if sigma else (float(v.getMax()) - float(v.getMin())) / 20.0)
+        return steps
 
     def minimize(
         self,
@@ -492,17 +580,18 @@ class Model:
         tolerance: float = 0.01,
         extend: bool = False,
     ) -> Minimum:
-        """Minimise ``nll`` over ``floating`` from ``start`` (other POIs/nuisances are fixed at
-        their ``start`` values), with the retry strategies of this module's docstring."""
-        ROOT = self.ROOT
+        """Minimise ``nll`` (a :class:`KernelNLL` from :meth:`likelihood`, or a RooFit NLL) over
+        ``floating`` from ``start`` (other POIs/nuisances are fixed at their ``start`` values),
+        with the retry strategies of this module's docstring."""
         floating = list(floating)
         self._configure(floating)
         fixed = {k: v for k, v in start.items() if k not in set(floating)}
         self.set_values(start, extend=extend)
+        runner: _Runner = _KernelRunner(self, nll) if isinstance(nll, KernelNLL) else _RooFitRunner(self, nll)
         if not floating:
-            val = float(nll.getVal())
-            att = FitAttempt("evaluate", strategy, 0, -1, val)
-            return Minimum(0, -1, val, 0.0, (att,), self.values())
+            val = runner.value()
+            att = FitAttempt("evaluate", strategy, 0, -1, val, 1)
+            return Minimum(0, -1, val, 0.0, (att,), self.values(), calls=1)
 
         plan = [
             ("migrad", strategy, "continue"),
@@ -513,70 +602,242 @@ class Model:
         attempts: list[FitAttempt] = []
         candidates: list[tuple[float, dict[str, float], Any, FitAttempt]] = []
         chosen: tuple[float, dict[str, float], Any, FitAttempt] | None = None
+        total_calls = 0
         for i, (name, strat, origin) in enumerate(plan):
             if i > 0 and origin == "continue":
-                if not math.isfinite(float(nll.getVal())):
+                if not math.isfinite(runner.value()):
                     self.set_values(start, extend=extend)
             elif i > 0:
                 self.set_values(self._nominal_start(fixed), extend=extend)
             # deterministic initial steps (a fit must not depend on what ran before in the process)
-            self._set_steps(floating, scale=1.0 if origin == "nominal" else 0.5)
-            m = ROOT.RooMinimizer(nll)
-            m.setPrintLevel(-1)
-            m.setPrintEvalErrors(-1)
-            m.setStrategy(strat)
-            m.setEps(tolerance)
-            if max_calls is not None:
-                m.setMaxFunctionCalls(int(max_calls))
-                m.setMaxIterations(int(max_calls))
-            if name == "simplex-migrad":
-                m.minimize("Minuit2", "Simplex")
-            status = int(m.minimize("Minuit2", "Migrad"))
-            val = float(nll.getVal())
+            steps = self._steps(floating, scale=1.0 if origin == "nominal" else 0.5)
+            handle = runner.run(
+                floating,
+                steps,
+                strategy=strat,
+                tolerance=tolerance,
+                max_calls=max_calls,
+                simplex_first=name == "simplex-migrad",
+            )
             covq = -1
-            if hesse and status == 0 and math.isfinite(val):
-                m.hesse()
-                covq = int(m.save().covQual())
-            att = FitAttempt(name, strat, status, covq, val)
+            if hesse and handle.status == 0 and math.isfinite(handle.nll):
+                covq = handle.hesse()
+            total_calls += handle.calls
+            att = FitAttempt(name, strat, handle.status, covq, handle.nll, handle.calls)
             attempts.append(att)
-            if math.isfinite(val):
-                candidates.append((val, self.values(), m, att))
-            if status == 0 and math.isfinite(val) and (not hesse or covq == 3):
+            if math.isfinite(handle.nll):
+                candidates.append((handle.nll, self.values(), handle, att))
+            if handle.status == 0 and math.isfinite(handle.nll) and (not hesse or covq == 3):
                 chosen = candidates[-1]
                 break
         if chosen is None and candidates:  # all failed: keep the lowest NLL, converged ones first
             chosen = min(candidates, key=lambda c: (c[3].status != 0, c[0]))
         if chosen is None:  # nothing finite at all
             last = attempts[-1]
-            return Minimum(last.status, last.cov_quality, last.nll, float("nan"), tuple(attempts), self.values())
-        val, snap, m, att = chosen
+            return Minimum(
+                last.status,
+                last.cov_quality,
+                last.nll,
+                float("nan"),
+                tuple(attempts),
+                self.values(),
+                calls=total_calls,
+            )
+        val, snap, handle, att = chosen
         self.set_values(snap, extend=True)
-        result = Minimum(att.status, att.cov_quality, val, 0.0, tuple(attempts), snap)
+        result = Minimum(att.status, att.cov_quality, val, handle.edm, tuple(attempts), snap, calls=total_calls)
         if hesse and att.status == 0:
             if att.cov_quality < 0:  # the kept attempt did not run Hesse: do it for the errors
-                m.hesse()
+                result.cov_quality = handle.hesse()
             self.set_values(snap, extend=True)
             if minos:
-                result.minos_status = int(m.minos(ROOT.RooArgSet(*[self.var(p) for p in minos])))
-            r = m.save()
-            result.cov_quality = int(r.covQual())
-            result.edm = float(r.edm())
-            pars = r.floatParsFinal()
-            names = _names(pars)
-            corr = r.correlationMatrix()
-            result.correlation_names = tuple(names)
-            result.correlation = tuple(tuple(float(corr(i, j)) for j in range(len(names))) for i in range(len(names)))
-            for n in names:
-                p = pars.find(n)
-                err = float(p.getError())
-                result.errors[n] = err
-                if n in minos and p.hasAsymError():
-                    result.errors_lo[n] = float(p.getAsymErrorLo())
-                    result.errors_hi[n] = float(p.getAsymErrorHi())
-                else:
-                    result.errors_lo[n], result.errors_hi[n] = -err, err
+                result.minos_status = handle.minos(list(minos))
+            handle.fill_errors(result, list(minos))
             self.set_values(snap, extend=True)
         return result
+
+
+class _Handle:
+    """One finished minimisation attempt of a runner."""
+
+    status: int
+    nll: float
+    edm: float
+    calls: int
+
+    def hesse(self) -> int:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def minos(self, names: Sequence[str]) -> int:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def fill_errors(self, result: Minimum, minos: Sequence[str]) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class _Runner:
+    """Runs minimisation attempts of one likelihood; parameters live in the model's variables."""
+
+    def value(self) -> float:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def run(
+        self,
+        floating: Sequence[str],
+        steps: Mapping[str, float],
+        *,
+        strategy: int,
+        tolerance: float,
+        max_calls: int | None,
+        simplex_first: bool,
+    ) -> _Handle:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class _RooFitHandle(_Handle):
+    def __init__(self, model: Model, m: Any, status: int, nll: float, calls: int) -> None:
+        self.model, self.m, self.status, self.nll, self.edm, self.calls = model, m, status, nll, float("nan"), calls
+
+    def hesse(self) -> int:
+        self.m.hesse()
+        return int(self.m.save().covQual())
+
+    def minos(self, names: Sequence[str]) -> int:
+        return int(self.m.minos(self.model.ROOT.RooArgSet(*[self.model.var(p) for p in names])))
+
+    def fill_errors(self, result: Minimum, minos: Sequence[str]) -> None:
+        r = self.m.save()
+        result.cov_quality = int(r.covQual())
+        result.edm = float(r.edm())
+        pars = r.floatParsFinal()
+        names = _names(pars)
+        corr = r.correlationMatrix()
+        result.correlation_names = tuple(names)
+        result.correlation = tuple(tuple(float(corr(i, j)) for j in range(len(names))) for i in range(len(names)))
+        for n in names:
+            p = pars.find(n)
+            err = float(p.getError())
+            result.errors[n] = err
+            if n in minos and p.hasAsymError():
+                result.errors_lo[n] = float(p.getAsymErrorLo())
+                result.errors_hi[n] = float(p.getAsymErrorHi())
+            else:
+                result.errors_lo[n], result.errors_hi[n] = -err, err
+
+
+class _RooFitRunner(_Runner):
+    """RooMinimizer on RooFit's NLL (created with ``Offset("initial")``; numerical gradients)."""
+
+    def __init__(self, model: Model, nll: Any) -> None:
+        self.model, self.nll = model, nll
+
+    def value(self) -> float:
+        return float(self.nll.getVal())
+
+    def run(
+        self,
+        floating: Sequence[str],
+        steps: Mapping[str, float],
+        *,
+        strategy: int,
+        tolerance: float,
+        max_calls: int | None,
+        simplex_first: bool,
+    ) -> _Handle:
+        for n in floating:
+            self.model.var(n).setError(steps[n])
+        m = self.model.ROOT.RooMinimizer(self.nll)
+        m.setPrintLevel(-1)
+        m.setPrintEvalErrors(-1)
+        m.setStrategy(strategy)
+        m.setEps(tolerance)
+        if max_calls is not None:
+            m.setMaxFunctionCalls(int(max_calls))
+            m.setMaxIterations(int(max_calls))
+        if simplex_first:
+            m.minimize("Minuit2", "Simplex")
+        status = int(m.minimize("Minuit2", "Migrad"))
+        calls = int(m.evalCounter())
+        return _RooFitHandle(self.model, m, status, self.value(), calls)
+
+
+class _KernelHandle(_Handle):
+    def __init__(self, model: Model, run: MinuitRun, floating: Sequence[str]) -> None:
+        self.model, self.run, self.floating = model, run, list(floating)
+        self.status, self.nll, self.edm, self.calls = run.status, run.nll, run.edm, run.calls
+
+    def hesse(self) -> int:
+        before = int(self.run.fcn.passes())
+        q = self.run.hesse()
+        self.calls += int(self.run.fcn.passes()) - before
+        return q
+
+    def minos(self, names: Sequence[str]) -> int:
+        self.asym: dict[str, tuple[float, float]] = {}
+        status = 0
+        index = {n: i for i, n in enumerate(self.run.values)}
+        for n in names:
+            lo, hi, ok = self.run.minos(index[n])
+            if ok:
+                self.asym[n] = (lo, hi)
+            else:
+                status = 1
+        return status
+
+    def fill_errors(self, result: Minimum, minos: Sequence[str]) -> None:
+        names = list(self.run.values)
+        errs = self.run.errors(names)
+        cov = self.run.covariance(len(names))
+        result.cov_quality = int(self.run.minimizer.CovMatrixStatus())
+        idx = [names.index(n) for n in names if n in self.floating]
+        fl = [names[i] for i in idx]
+        sub = cov[np.ix_(idx, idx)]
+        d = np.sqrt(np.clip(np.diag(sub), 0.0, None))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            corr = sub / np.outer(d, d)
+        result.correlation_names = tuple(fl)
+        result.correlation = tuple(tuple(float(v) for v in row) for row in corr)
+        asym = getattr(self, "asym", {})
+        for n in fl:
+            err = errs[n]
+            result.errors[n] = err
+            if n in minos and n in asym:
+                result.errors_lo[n], result.errors_hi[n] = asym[n]
+            else:
+                result.errors_lo[n], result.errors_hi[n] = -err, err
+
+
+class _KernelRunner(_Runner):
+    """Minuit2 with the kernel's exact gradient (offset at each attempt's start)."""
+
+    def __init__(self, model: Model, knll: KernelNLL) -> None:
+        self.model, self.knll = model, knll
+
+    def value(self) -> float:
+        return self.knll.value({})
+
+    def run(
+        self,
+        floating: Sequence[str],
+        steps: Mapping[str, float],
+        *,
+        strategy: int,
+        tolerance: float,
+        max_calls: int | None,
+        simplex_first: bool,
+    ) -> _Handle:
+        run = run_minuit(
+            self.knll,
+            floating,
+            self.model.values(self.knll.names),
+            steps,
+            strategy=strategy,
+            tolerance=tolerance,
+            max_calls=max_calls,
+            simplex_first=simplex_first,
+        )
+        self.model.set_values({n: run.values[n] for n in floating}, extend=True)
+        return _KernelHandle(self.model, run, floating)
 
 
 _MODELS: dict[tuple[str, int, int], Model] = {}
