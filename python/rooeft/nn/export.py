@@ -136,18 +136,23 @@ def export_onnx(
             f"{interface.outputs[worst[1]]!r} (event {worst[0]}: onnx {got[worst]:.7g}, torch {expected[worst]:.7g})"
         )
 
+    from rooeft.safeio import atomic_write
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save_model(model, str(path), save_as_external_data=False)
     meta_path = path.with_suffix(".json")
-    meta_path.write_text(json.dumps({k: json.loads(v) for k, v in interface.metadata().items()}, indent=1))
     ref_path = path.with_suffix(".ref.npz")
-    np.savez(
-        ref_path,
-        inputs=ref_in,
-        outputs=expected.astype(np.float32),
-        columns=np.array(interface.outputs),
-        observables=np.array(interface.observables),
-    )
+    with atomic_write(path, suffix=".onnx") as tmp:
+        onnx.save_model(model, str(tmp), save_as_external_data=False)
+    with atomic_write(meta_path) as tmp:
+        tmp.write_text(json.dumps({k: json.loads(v) for k, v in interface.metadata().items()}, indent=1))
+    with atomic_write(ref_path) as tmp, tmp.open("wb") as f:
+        np.savez(
+            f,
+            inputs=ref_in,
+            outputs=expected.astype(np.float32),
+            columns=np.array(interface.outputs),
+            observables=np.array(interface.observables),
+        )
     rel = diff / np.maximum(np.abs(expected), 1e-30)
     return ExportResult(path, meta_path, ref_path, float(diff.max()), float(rel.max()))
 
