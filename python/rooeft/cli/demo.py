@@ -19,8 +19,19 @@ def _run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from rooeft.demo import DemoSettings, run_demo
+    from rooeft.safeio import OutputError, check_directory, same_file
 
     data, out = Path(args.data_dir), Path(args.output_dir)
+    if not data.is_dir():
+        raise FileNotFoundError(f"--data-dir {data} is not a directory (run from the repository root, or pass it)")
+    missing = [n for n in ("zh_signal.root", "zh_background.root") if not (data / n).is_file()]
+    if missing:
+        raise FileNotFoundError(f"--data-dir {data} lacks {', '.join(missing)} (see data/zh/README.md)")
+    if same_file(out, data) or data.resolve().is_relative_to(out.resolve()):
+        raise OutputError(f"--output-dir {out} would hold the inputs in {data}; choose another folder")
+    if out.exists() and any(out.iterdir()) and not args.force:
+        raise OutputError(f"--output-dir {out} is not empty; pass --force to replace the demo outputs in it")
+    check_directory(out)
     settings = DemoSettings.quick(data, out) if args.quick else DemoSettings(data_dir=data, output_dir=out)
     if args.workers is not None:
         settings = replace(settings, workers=args.workers)
@@ -39,4 +50,5 @@ def register(sub: Any) -> None:
     p.add_argument("--quick", action="store_true", help="reduced setting (fewer events, epochs, scan points)")
     p.add_argument("--workers", type=int, help="worker processes for scans (default 2; 1 = serial)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--force", action="store_true", help="replace the outputs of an earlier demo in --output-dir")
     p.set_defaults(func=_run)

@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import sys
 import time
+from pathlib import Path
 from typing import Any
 
 __all__ = ["register", "run"]
@@ -53,7 +53,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--chunk-size", type=int, default=100_000, help="events per chunk (default 100000)")
     parser.add_argument("--jacobian", action="store_true", help="include the sampling Jacobian ln(s/s_hat)")
     parser.add_argument("--double", action="store_true", help="store weights as float64 (default float32)")
-    parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    parser.add_argument(
+        "--force", "--overwrite", dest="overwrite", action="store_true", help="replace existing output files"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)
 
@@ -67,6 +69,20 @@ def run(args: argparse.Namespace) -> int:
     thetas = [] if [t.lower() for t in texts] == ["none"] else [parse_theta(t) for t in texts]
     if args.seed < 0:
         raise ValueError(f"--seed must be >= 0, got {args.seed}")
+    if args.n_signal < 0 or args.n_background < 0:
+        raise ValueError("--n-signal and --n-background must be >= 0")
+    if args.chunk_size < 1:
+        raise ValueError(f"--chunk-size must be at least 1, got {args.chunk_size}")
+    if not (args.luminosity > 0 and args.luminosity < float("inf")):
+        raise ValueError(f"--luminosity must be a positive number, got {args.luminosity}")
+    from rooeft.safeio import check_directory
+
+    out = Path(args.output_dir)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--output-dir {out} exists and is not a directory")
+    check_directory(out)
+    targets = _targets(out, args, thetas)
+    existed = {p for p in targets if p.exists()}
     config = GeneratorConfig(
         luminosity=args.luminosity,
         jacobian=args.jacobian,
@@ -76,15 +92,28 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     try:
         meta = _generate(args, thetas, config)
-    except FileExistsError as err:
-        print(f"rooeft generate: error: {err}", file=sys.stderr)
-        return 1
+    except BaseException:
+        # files this run completed would block a rerun (they are valid but incomplete as a set): remove them
+        for p in targets:
+            if p not in existed:
+                p.unlink(missing_ok=True)
+        raise
     for name, info in meta["samples"].items():
         print(f"{name}: {info['events']} events written of {info['generated']}, {info['expected_events']:.1f} expected")
     for tag, info in meta["pseudodata"].items():
         print(f"pseudo-data {tag}: {info['events']} events (expected {sum(info['expected'].values()):.1f})")
     print(f"done in {time.perf_counter() - start:.1f} s -> {args.output_dir}")
     return 0
+
+
+def _targets(out: Path, args: argparse.Namespace, thetas: list[tuple[float, ...]]) -> list[Path]:
+    """Every file a run writes."""
+    from rooeft.zh.dataset import theta_tag
+
+    files = [out / "btag_sf.json", out / "metadata.json"]
+    files += [out / f"zh_{p}.root" for p, n in (("signal", args.n_signal), ("background", args.n_background)) if n]
+    files += [out / f"pseudodata_{theta_tag(t)}.root" for t in thetas]
+    return files
 
 
 def _generate(args: argparse.Namespace, thetas: list[tuple[float, ...]], config: Any) -> dict[str, Any]:

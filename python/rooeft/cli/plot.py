@@ -37,6 +37,8 @@ def _run(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     """Add the ``plot`` sub-command."""
+    from rooeft.cli._io import add_force_option
+
     p = sub.add_parser(
         "plot",
         help="plot result JSON files (fit pulls, scans, contours, toys, corner, loss curves)",
@@ -57,4 +59,5 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--lumi", type=float, default=None, help="integrated luminosity in fb⁻¹ for the label")
     p.add_argument("--com", type=float, default=13, help="centre-of-mass energy in TeV (default: %(default)s)")
+    add_force_option(p)
     p.set_defaults(func=_run)

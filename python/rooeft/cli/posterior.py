@@ -48,16 +48,32 @@ def parse_assignments(items: list[str] | None, *, option: str) -> dict[str, floa
 
 def _run(args: argparse.Namespace) -> int:
     from rooeft.bayes import comparison_table, corner_plot, parse_priors, sample_posterior, write_posterior
+    from rooeft.cli._io import prepare_outputs
+    from rooeft.infer._cli import require_input
+    from rooeft.safeio import is_json_kind
 
-    ws = Path(args.workspace)
-    if not ws.is_file():
-        raise FileNotFoundError(f"workspace file {ws} does not exist")
+    ws = require_input(args.workspace, "workspace file")
+    scans = [require_input(s, "--scan file") for s in args.scan or []]
+    for name, value in (("--live-points", args.live_points), ("--max-calls", args.max_calls)):
+        if value < 1:
+            raise ValueError(f"{name} must be at least 1, got {value}")
+    if not (math.isfinite(args.dlogz) and args.dlogz > 0):
+        raise ValueError(f"--dlogz must be a positive number, got {args.dlogz}")
+    outdir = Path(args.output)
+    if outdir.exists() and not outdir.is_dir():
+        raise ValueError(f"-o/--output {outdir} is a file; posterior writes a folder")
     asimov: dict[str, float] | None = None
     if args.asimov is not None:
         asimov = parse_assignments([a for a in args.asimov if a], option="--asimov")
     priors = parse_priors(args.prior or [])
     fixed = parse_assignments(args.fix, option="--fix")
-    outdir = Path(args.output)
+    inputs = [ws, *scans]
+    prepare_outputs("posterior", [outdir / "posterior.json"], inputs=inputs, force=args.force,
+                    kind="rooeft posterior JSON", accept=is_json_kind("posterior"))  # fmt: skip
+    prepare_outputs("posterior", [outdir / "posterior_samples.npz"], inputs=inputs, force=args.force, kind="npz")
+    if not args.no_plot:
+        prepare_outputs("posterior", [outdir / f"posterior_corner.{e}" for e in ("png", "pdf")], inputs=inputs,
+                        force=args.force, kind="figure")  # fmt: skip
     result = sample_posterior(
         ws,
         pois=args.poi or None,
@@ -92,6 +108,8 @@ def _run(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     """Add the ``posterior`` sub-command."""
+    from rooeft.cli._io import add_force_option
+
     p = sub.add_parser(
         "posterior",
         help="Bayesian posterior of the POIs by nested sampling (UltraNest)",
@@ -132,4 +150,5 @@ def register(sub: Any) -> None:
     p.add_argument("--label", default="", help="label stored with the result")
     p.add_argument("--no-plot", action="store_true", help="do not draw the corner plot")
     p.add_argument("--progress", action="store_true", help="show UltraNest's progress")
+    add_force_option(p)
     p.set_defaults(func=_run)

@@ -38,6 +38,7 @@ def plot_result_files(
     lumi: float | str | None = None,
     com: float | str | None = 13,
     labels: Sequence[str] | None = None,
+    force: bool = True,
 ) -> list[Path]:
     """Plot every result file into ``outdir``, dispatching on its ``kind``.
 
@@ -61,6 +62,8 @@ def plot_result_files(
         Luminosity (fb⁻¹) and centre-of-mass energy (TeV) for the experiment label of scans.
     labels
         Legend labels, one per input file, overriding the files' ``label`` (scans only).
+    force
+        Replace existing figures (``False``: an existing figure file is an error).
 
     Returns
     -------
@@ -92,6 +95,9 @@ def plot_result_files(
         clash = [t for t in targets if t in inputs]
         if clash:
             raise PlotError(f"refusing to overwrite input file {clash[0]}")
+        existing = [t for t in targets if t.exists()]
+        if existing and not force:
+            raise PlotError(f"{existing[0]} exists; pass --force to replace it")
         written.extend(save_figure(fig, outdir / stem, formats))
 
     scans1d: dict[str, list[dict[str, Any]]] = {}
@@ -125,8 +131,11 @@ def plot_result_files(
     for path, kind, result in loaded:
         if kind == "posterior":
             samples, names = _posterior_samples(path, result)
-            intervals = {p: group[0]["intervals"] for p, group in scans1d.items()
-                         if p in names and isinstance(group[0].get("intervals"), dict)}
+            intervals = {
+                p: group[0]["intervals"]
+                for p, group in scans1d.items()
+                if p in names and isinstance(group[0].get("intervals"), dict)
+            }
             try:
                 save(plot_corner(samples=samples, names=names, intervals=intervals), f"corner_{_safe(path.stem)}")
             except PlotError as err:

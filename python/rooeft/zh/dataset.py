@@ -129,7 +129,7 @@ def generate_dataset(
     if not overwrite:
         existing = [str(p) for p in targets if p.exists()]
         if existing:
-            raise FileExistsError(f"output files exist (use overwrite): {', '.join(existing)}")
+            raise FileExistsError(f"output files exist (pass --force to replace them): {', '.join(existing)}")
 
     meta: dict[str, Any] = {
         "description": "rooeft analytic ZH example: pp -> Zh -> (l+l-)(bb) with exact quadratic EFT weights",
