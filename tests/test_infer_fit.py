@@ -78,7 +78,10 @@ def test_fit_matches_numpy_likelihood(mixed: tuple[Path, dict[str, Any]], tmp_pa
         "asimov",
         "parameters",
         "correlation",
+        "at_limit",
+        "attempts",
     }
+    assert raw["at_limit"] == [] and raw["attempts"][0]["name"] == "migrad" and raw["attempts"][0]["calls"] > 0
     assert set(raw["parameters"]["c"]) == {
         "value",
         "error",
@@ -88,6 +91,7 @@ def test_fit_matches_numpy_likelihood(mixed: tuple[Path, dict[str, Any]], tmp_pa
         "prefit_error",
         "constrained",
         "poi",
+        "at_limit",
     }
     back = read_json(out)
     assert isinstance(back, FitResult) and back.to_dict() == res.to_dict()

@@ -133,8 +133,10 @@ def test_2d_scan_profile_matches_fixed_point_fits(two_poi: Path, tmp_path: Path)
     assert (
         raw["kind"] == "scan2d"
         and raw["pois"] == ["c1", "c2"]
-        and set(raw["points"][0]) == {"c1", "c2", "deltaNLL", "status"}
+        and set(raw["points"][0]) == {"c1", "c2", "deltaNLL", "status", "attempt", "calls"}
     )
+    # every point records the ladder step that converged and what it cost
+    assert all(p["attempt"].startswith("migrad") and p["calls"] > 0 for p in raw["points"])
     import uproot
 
     tree_path = write_limit_tree(tmp_path / "higgsCombine.scan.root", s)

@@ -85,7 +85,11 @@ def test_coverage_of_binned_toys(binned: Path, tmp_path: Path) -> None:
         assert abs(cov[key] - p) < 3 * math.sqrt(p * (1 - p) / cov["n"]), (key, cov[key])
     pulls = np.array(res.pulls["c"])
     assert abs(pulls.mean()) < 3 / math.sqrt(pulls.size) + 0.05
-    assert 0.8 < pulls.std(ddof=1) < 1.2
+    # the quadratic dependence makes some toys' likelihoods bimodal (c and its mirror image); a fit
+    # that finds the deeper, mirrored minimum has a huge pull, so the width is the robust one
+    # (half the 16-84% quantile range)
+    width = 0.5 * float(np.subtract(*np.percentile(pulls, [84.135, 15.865])))
+    assert 0.8 < width < 1.2
     lumi = np.array(res.pulls["lumi"])
     assert abs(lumi.mean()) < 3 / math.sqrt(lumi.size) and 0.8 < lumi.std(ddof=1) < 1.2
     # outputs

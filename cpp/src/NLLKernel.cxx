@@ -627,6 +627,7 @@ double NLLKernel::evaluate(const double *x, double *grad) const
       ++_valueCalls;
    }
    Kahan total;
+   total.add(_constant);
    for (const auto &ch : _unbinned)
       total.add(unbinnedTerm(*ch, x, grad));
    for (const auto &ch : _binned)

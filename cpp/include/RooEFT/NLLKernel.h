@@ -78,6 +78,11 @@ public:
    /// bounds: untruncated).
    void addGaussianConstraint(const char *parameter, double mean, double sigma, double lo, double hi);
 
+   /// A parameter-independent constant added to every value (to reproduce the absolute NLL of
+   /// another implementation, e.g. RooFit's bin-width and category-normalisation terms).
+   void setConstant(double c) { _constant = c; }
+   double constant() const { return _constant; }
+
    /// Threads used inside one evaluation (≥ 1).
    void setThreads(unsigned n);
    unsigned threads() const { return _threads; }
@@ -120,6 +125,7 @@ private:
    std::vector<std::unique_ptr<Binned>> _binned;
    std::vector<Constraint> _constraints;
    unsigned _threads = 1;
+   double _constant = 0.0;
    mutable std::atomic<std::size_t> _valueCalls{0}; //!
    mutable std::atomic<std::size_t> _gradCalls{0};  //!
 };

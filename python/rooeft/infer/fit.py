@@ -30,6 +30,9 @@ class ParameterResult:
     prefit_error: float | None
     constrained: bool
     poi: bool
+    at_limit: bool = False
+    """The fitted value is within 1e-3 of the range width of a range limit (the Hesse error is
+    then not meaningful; widen the range)."""
 
     @property
     def pull(self) -> float | None:
@@ -70,6 +73,11 @@ class FitResult:
         return self.status == 0 and self.cov_quality == 3 and math.isfinite(self.min_nll)
 
     @property
+    def at_limit(self) -> list[str]:
+        """Floating parameters that ended at (within 1e-3 of the range width of) a range limit."""
+        return [n for n, p in self.parameters.items() if p.at_limit]
+
+    @property
     def pulls(self) -> dict[str, float]:
         """``(θ̂ − θ0)/σ_prefit`` of every constrained nuisance."""
         return {n: p.pull for n, p in self.parameters.items() if p.pull is not None}
@@ -101,9 +109,22 @@ class FitResult:
                     "prefit_error": p.prefit_error,
                     "constrained": p.constrained,
                     "poi": p.poi,
+                    "at_limit": p.at_limit,
                 }
                 for n, p in self.parameters.items()
             },
+            "at_limit": self.at_limit,
+            "attempts": [
+                {
+                    "name": a.name,
+                    "strategy": a.strategy,
+                    "status": a.status,
+                    "cov_quality": a.cov_quality,
+                    "nll": a.nll,
+                    "calls": a.calls,
+                }
+                for a in self.attempts
+            ],
             "correlation": {"names": list(self.correlation_names), "matrix": [list(r) for r in self.correlation]},
         }
 
@@ -113,6 +134,7 @@ class FitResult:
         if d.get("kind") != "fit":
             raise ValueError(f"not a fit result: kind={d.get('kind')!r}")
         params = {n: ParameterResult(**p) for n, p in d["parameters"].items()}
+        attempts = tuple(FitAttempt(**a) for a in d.get("attempts", ()))
         corr = d["correlation"]
         return cls(
             status=int(d["status"]),
@@ -122,6 +144,7 @@ class FitResult:
             parameters=params,
             correlation_names=tuple(corr["names"]),
             correlation=tuple(tuple(float(x) for x in r) for r in corr["matrix"]),
+            attempts=attempts,
         )
 
     def table(self) -> str:
@@ -162,7 +185,7 @@ def fit_spec(
     fixed = dict(fixed or {})
     model.check_names(fixed, what="fixed parameter")
     model.check_names(minos, what="Minos parameter")
-    nll = model.nll(spec) if nll is None else nll
+    nll = model.likelihood(spec) if nll is None else nll
     floating = [n for n in [*model.pois, *model.nuisances] if n not in fixed]
     origin = model._nominal_start(fixed)
     if start:
@@ -181,6 +204,9 @@ def fit_spec(
     for n in [*model.pois, *model.nuisances]:
         err = res.errors.get(n, 0.0)
         prefit_error = model.prefit_error(n)
+        lo, hi = (float(model.var(n).getMin()), float(model.var(n).getMax()))
+        value = res.values[n]
+        at_limit = n in floating and min(value - lo, hi - value) <= 1e-3 * (hi - lo)
         params[n] = ParameterResult(
             value=res.values[n],
             error=err,
@@ -190,6 +216,7 @@ def fit_spec(
             prefit_error=prefit_error,
             constrained=prefit_error is not None,
             poi=n in model.pois,
+            at_limit=at_limit,
         )
     return FitResult(
         status=res.status,
@@ -218,6 +245,7 @@ def fit(
     tolerance: float = 0.01,
     hesse: bool = True,
     label: str = "",
+    engine: str = "auto",
 ) -> FitResult:
     """Fit the workspace's ``model_s`` to a dataset, profiling every nuisance with its constraint.
 
@@ -238,6 +266,11 @@ def fit(
         (Migrad stops at EDM < 0.002 × tolerance).
     hesse
         Run Hesse for errors and correlations.
+    engine
+        ``"auto"`` (default): the closed-form likelihood kernel with exact gradients
+        (:mod:`rooeft.infer.kernel`), RooFit's NLL where the workspace holds something the kernel
+        does not implement; ``"kernel"``: the kernel or an error; ``"roofit"``: RooFit's NLL and
+        RooMinimizer (numerical gradients).
 
     Returns
     -------
@@ -245,7 +278,7 @@ def fit(
         Failed fits are returned (with ``status``, ``cov_quality`` and the attempts made), never
         raised or dropped.
     """
-    model = get_model(workspace)
+    model = get_model(workspace, engine=engine)
     return fit_spec(
         model,
         _as_spec(data, asimov),

@@ -73,6 +73,12 @@ class KernelNLL:
             raise KernelUnsupported(f"cannot create the NLL kernel: {err}") from err
         if threads is not None:
             self.kernel.setThreads(max(1, int(threads)))
+        # RooFit's NLL of the same workspace carries two parameter-independent terms the closed
+        # form does not need; adding them makes both engines report the same absolute NLL:
+        # ln(number of channels) per event (RooSimultaneous normalises over the category) and
+        # ln(bin width) per binned entry (the template pdf's density is n_b / width_b).
+        constant = 0.0
+        n_total = 0.0
         for ch in model.channels:
             obs, weights = per_channel.get(ch, ({}, np.zeros(0)))
             pdf = model.channel_pdfs[ch]
@@ -103,11 +109,16 @@ class KernelNLL:
                         xs = np.asarray(obs[xname], dtype=np.float64)
                         idx = np.clip(np.searchsorted(edges, xs, side="right") - 1, 0, edges.size - 2)
                         np.add.at(counts, idx, w)
+                        constant += float(np.sum(counts * np.log(np.diff(edges))))
                     self.kernel.addBinned(pdf, ROOT.std.vector["double"](counts))
             except (TypeError, ValueError) as err:  # std::invalid_argument arrives as ValueError
                 if isinstance(err, KernelUnsupported):
                     raise
                 raise KernelUnsupported(str(err)) from err
+            n_total += float(w.sum())
+        if len(model.channels) > 1:
+            constant += n_total * math.log(len(model.channels))
+        self.kernel.setConstant(constant)
         for nu, (glob, sigma) in model.constraints.items():
             if not math.isfinite(sigma):
                 raise KernelUnsupported(f"constraint of '{nu}' is not a RooGaussian")

@@ -840,20 +840,26 @@ class _KernelRunner(_Runner):
         return _KernelHandle(self.model, run, floating)
 
 
-_MODELS: dict[tuple[str, int, int], Model] = {}
+_MODELS: dict[tuple[str, int, int, str, int | None], Model] = {}
 
 
-def get_model(path: str | Path | Model) -> Model:
-    """The process-wide :class:`Model` of a workspace file (reopened if the file changed)."""
+def get_model(path: str | Path | Model, *, engine: str = "auto", threads: int | None = None) -> Model:
+    """The process-wide :class:`Model` of a workspace file (reopened if the file changed), per
+    likelihood ``engine`` and thread count. An opened :class:`Model` is returned as it is,
+    switched to ``engine`` if one other than ``"auto"`` is asked for."""
     if isinstance(path, Model):
+        if engine != "auto" and engine != path.engine:
+            if engine not in ENGINES:
+                raise InferenceError(f"unknown engine {engine!r}; choose one of {list(ENGINES)}")
+            path.engine = engine
         return path
     p = Path(path).resolve()
     if not p.is_file():
         raise FileNotFoundError(f"workspace file {p} does not exist")
     st = p.stat()
-    key = (str(p), st.st_mtime_ns, st.st_size)
+    key = (str(p), st.st_mtime_ns, st.st_size, engine, threads)
     if key not in _MODELS:
-        for k in [k for k in _MODELS if k[0] == key[0]]:
+        for k in [k for k in _MODELS if k[0] == key[0] and k[3:] == key[3:]]:
             del _MODELS[k]
-        _MODELS[key] = Model(p)
+        _MODELS[key] = Model(p, engine=engine, threads=threads)
     return _MODELS[key]

@@ -1,15 +1,19 @@
-"""Run independent inference tasks (scan points, toys) in parallel.
+"""Run independent inference tasks (scan paths, toys) in parallel on Dask.
 
 Backends:
 
-* ``workers=1``: in this process (no pickling, the caller's opened model is reused);
-* ``workers=N > 1`` (default: the number of CPUs): local worker processes from
-  :class:`concurrent.futures.ProcessPoolExecutor` with the ``spawn`` start method. Each worker
-  loads ``libRooEFT`` and opens the workspace file itself (ROOT objects are not picklable); the
-  opened model is cached per worker, so it is read once per worker, not once per task;
-* ``scheduler="tcp://host:port"``: a Dask cluster through ``dask.distributed.Client(address)``
-  (imported lazily; ``pip install 'dask[distributed]'``). The workers must be able to import
-  rooeft and read the workspace path.
+* ``workers=1``: in this process (no pickling, the caller's opened model is reused; the
+  likelihood kernel then uses all cores inside each evaluation);
+* ``workers=N > 1`` (default: the number of CPUs): a ``dask.distributed.LocalCluster`` of N
+  worker processes with one thread each, started for the job and closed after it;
+* ``scheduler="tcp://host:port"``: an existing Dask cluster through
+  ``dask.distributed.Client(address)``; the workers must be able to import rooeft and read the
+  workspace path. An unreachable scheduler is an :class:`~rooeft.infer.model.InferenceError`
+  after ``connect_timeout`` seconds.
+
+Each worker loads ``libRooEFT`` and opens the workspace file itself (ROOT objects are not
+picklable); the opened model is cached per worker process, so it is read once per worker, not
+once per task. The same task functions run unchanged on every backend.
 
 Task functions are module-level functions taking one picklable payload and returning a list of
 picklable results; results come back in task order. A tqdm progress bar counts finished items.
@@ -17,10 +21,8 @@ picklable results; results come back in task order. A tqdm progress bar counts f
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, TypeVar
 
 __all__ = ["chunks", "default_workers", "run_tasks"]
@@ -68,26 +70,21 @@ def run_tasks(
     scheduler: str | None = None,
     progress: bool = False,
     desc: str = "",
+    connect_timeout: float = 10.0,
 ) -> list[list[R]]:
     """Run ``func(payload)`` for every payload; ``sizes`` are the item counts (for progress)."""
     results: list[list[R] | None] = [None] * len(payloads)
     bar = _progress(sum(sizes), progress, desc)
     try:
         if scheduler:
-            _run_dask(func, payloads, sizes, scheduler, results, bar)
+            _run_dask(func, payloads, sizes, results, bar, address=scheduler, timeout=connect_timeout)
         elif (workers or default_workers()) <= 1 or len(payloads) <= 1:
             for i, payload in enumerate(payloads):
                 results[i] = func(payload)
                 bar.update(sizes[i])
         else:
             n = min(workers or default_workers(), len(payloads))
-            ctx = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
-                futures = {pool.submit(func, p): i for i, p in enumerate(payloads)}
-                for fut in as_completed(futures):
-                    i = futures[fut]
-                    results[i] = fut.result()
-                    bar.update(sizes[i])
+            _run_dask(func, payloads, sizes, results, bar, n_workers=n)
     finally:
         bar.close()
     return [r if r is not None else [] for r in results]
@@ -97,21 +94,46 @@ def _run_dask(
     func: Callable[[Any], list[R]],
     payloads: Sequence[Any],
     sizes: Sequence[int],
-    scheduler: str,
     results: list[list[R] | None],
     bar: Any,
+    *,
+    address: str | None = None,
+    n_workers: int = 1,
+    timeout: float = 10.0,
 ) -> None:
+    import logging
+
+    from dask.distributed import Client, LocalCluster
+    from dask.distributed import as_completed as dask_completed
+
+    from rooeft.infer.model import InferenceError
+
+    cluster = None
     try:
-        from dask.distributed import Client
-        from dask.distributed import as_completed as dask_completed
-    except ImportError as err:  # pragma: no cover - depends on the environment
-        raise RuntimeError(
-            "a Dask scheduler was given but dask.distributed is not installed: pip install 'dask[distributed]'"
-        ) from err
-    with Client(scheduler) as client:  # type: ignore[no-untyped-call]
-        futures = [client.submit(func, p, pure=False) for p in payloads]
-        index = {f.key: i for i, f in enumerate(futures)}
-        for fut in dask_completed(futures):  # type: ignore[no-untyped-call]
-            i = index[fut.key]
-            results[i] = fut.result()
-            bar.update(sizes[i])
+        if address is None:
+            cluster = LocalCluster(  # type: ignore[no-untyped-call]
+                n_workers=n_workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
+            client = Client(cluster)  # type: ignore[no-untyped-call]
+        else:
+            try:
+                client = Client(address, timeout=timeout)  # type: ignore[no-untyped-call]
+            except (OSError, TimeoutError) as err:
+                raise InferenceError(
+                    f"cannot reach the Dask scheduler at {address} within {timeout:g} s ({type(err).__name__}); "
+                    "check the address, or run locally with --workers N"
+                ) from None
+        with client:
+            futures = [client.submit(func, p, pure=False) for p in payloads]
+            index = {f.key: i for i, f in enumerate(futures)}
+            for fut in dask_completed(futures):  # type: ignore[no-untyped-call]
+                i = index[fut.key]
+                results[i] = fut.result()
+                bar.update(sizes[i])
+    finally:
+        if cluster is not None:
+            cluster.close()

@@ -30,7 +30,17 @@ from rooeft.infer.fit import fit_spec
 from rooeft.infer.model import DataSpec, InferenceError, Model, get_model
 from rooeft.infer.parallel import chunks, default_workers, run_tasks
 
-__all__ = ["LEVELS_1D", "LEVELS_2D", "Scan1D", "Scan2D", "ScanPoint", "intervals_1d", "scan1d", "scan2d"]
+__all__ = [
+    "LEVELS_1D",
+    "LEVELS_2D",
+    "Scan1D",
+    "Scan2D",
+    "ScanPoint",
+    "intervals_1d",
+    "scan1d",
+    "scan2d",
+    "scan_paths",
+]
 
 #: thresholds of 2ΔNLL for 68% and 95% CL with one and two parameters
 LEVELS_1D = {"68": 1.0, "95": 3.84}
@@ -45,6 +55,10 @@ class ScanPoint:
     nll: float
     delta_nll: float
     status: int
+    attempt: str = ""
+    """The retry-ladder step that converged (``migrad``, ``migrad-strategy2``, …; ``failed``)."""
+    calls: int = 0
+    """Likelihood evaluations spent on the point."""
 
 
 def intervals_1d(
@@ -130,7 +144,14 @@ class Scan1D:
             "label": self.label,
             "bestfit": {self.poi: self.bestfit[self.poi], "nll": self.bestfit["nll"]},
             "points": [
-                {self.poi: p.values[self.poi], "deltaNLL": p.delta_nll, "status": p.status} for p in self.points
+                {
+                    self.poi: p.values[self.poi],
+                    "deltaNLL": p.delta_nll,
+                    "status": p.status,
+                    "attempt": p.attempt,
+                    "calls": p.calls,
+                }
+                for p in self.points
             ],
             "intervals": {k: [list(iv) for iv in v] for k, v in self.intervals.items()},
         }
@@ -141,7 +162,14 @@ class Scan1D:
             raise ValueError(f"not a scan1d result: kind={d.get('kind')!r}")
         poi, nll0 = d["poi"], float(d["bestfit"]["nll"])
         pts = tuple(
-            ScanPoint({poi: float(p[poi])}, nll0 + float(p["deltaNLL"]), float(p["deltaNLL"]), int(p["status"]))
+            ScanPoint(
+                {poi: float(p[poi])},
+                nll0 + float(p["deltaNLL"]),
+                float(p["deltaNLL"]),
+                int(p["status"]),
+                str(p.get("attempt", "")),
+                int(p.get("calls", 0)),
+            )
             for p in d["points"]
         )
         ivs = {k: tuple((float(a), float(b)) for a, b in v) for k, v in d["intervals"].items()}
@@ -181,7 +209,15 @@ class Scan2D:
             "label": self.label,
             "bestfit": {a: self.bestfit[a], b: self.bestfit[b], "nll": self.bestfit["nll"]},
             "points": [
-                {a: p.values[a], b: p.values[b], "deltaNLL": p.delta_nll, "status": p.status} for p in self.points
+                {
+                    a: p.values[a],
+                    b: p.values[b],
+                    "deltaNLL": p.delta_nll,
+                    "status": p.status,
+                    "attempt": p.attempt,
+                    "calls": p.calls,
+                }
+                for p in self.points
             ],
         }
 
@@ -193,7 +229,12 @@ class Scan2D:
         nll0 = float(d["bestfit"]["nll"])
         pts = tuple(
             ScanPoint(
-                {a: float(p[a]), b: float(p[b])}, nll0 + float(p["deltaNLL"]), float(p["deltaNLL"]), int(p["status"])
+                {a: float(p[a]), b: float(p[b])},
+                nll0 + float(p["deltaNLL"]),
+                float(p["deltaNLL"]),
+                int(p["status"]),
+                str(p.get("attempt", "")),
+                int(p.get("calls", 0)),
             )
             for p in d["points"]
         )
@@ -201,30 +242,78 @@ class Scan2D:
 
 
 # ---------------------------------------------------------------- worker side
-def _scan_task(payload: Mapping[str, Any]) -> list[tuple[dict[str, float], float, int]]:
-    """Conditional fits at a chunk of points (runs in a worker or in-process)."""
-    model = get_model(payload["workspace"])
+def _scan_task(payload: Mapping[str, Any]) -> list[tuple[dict[str, float], float, int, str, int]]:
+    """Conditional fits along one path of points (runs in a worker or in-process).
+
+    The first point starts from the best fit; every further point starts from the fitted values
+    of the previous one (a warm start: neighbouring points have nearby nuisance values), so a
+    path costs far fewer likelihood calls than restarting each point from the best fit.
+    """
+    model = get_model(payload["workspace"], engine=payload["engine"], threads=payload["threads"])
     spec: DataSpec = payload["spec"]
-    nll = model.nll(spec)
+    nll = model.likelihood(spec)
     out = []
+    start = dict(payload["start"])
     for point in payload["points"]:
         fixed = {**payload["fixed"], **point}
         floating = [n for n in [*model.pois, *model.nuisances] if n not in fixed]
-        start = {**payload["start"], **fixed}
         res = model.minimize(
             nll,
             floating,
-            start=start,
+            start={**start, **fixed},
             strategy=payload["strategy"],
             tolerance=payload["tolerance"],
             max_calls=payload["max_calls"],
             extend=payload["extend"],
         )
-        out.append((dict(point), float(res.nll), int(res.status)))
+        out.append((dict(point), float(res.nll), int(res.status), res.converged_attempt or "failed", int(res.calls)))
+        if res.ok:  # warm start of the next point
+            start = dict(res.values)
     return out
 
 
 # ---------------------------------------------------------------- driver
+def scan_paths(
+    pts: Sequence[Mapping[str, float]], pois: Sequence[str], bestfit: Mapping[str, float], n_paths: int
+) -> list[list[dict[str, float]]]:
+    """Order scan points into at most ``n_paths`` paths of neighbouring points.
+
+    1D: the grid is split at the point nearest the best fit into an ascending and a descending
+    path (both start next to the best fit); more paths cut these further. 2D: a serpentine
+    (boustrophedon) walk through the grid rows, cut into contiguous pieces. Every point appears
+    exactly once.
+
+    >>> pts = [{"c": float(v)} for v in range(5)]
+    >>> [[p["c"] for p in path] for path in scan_paths(pts, ["c"], {"c": 2.2}, 2)]
+    [[2.0, 3.0, 4.0], [1.0, 0.0]]
+    >>> g = [{"a": float(a), "b": float(b)} for b in range(2) for a in range(3)]
+    >>> [(p["a"], p["b"]) for p in scan_paths(g, ["a", "b"], {"a": 0, "b": 0}, 1)[0]]
+    [(0.0, 0.0), (1.0, 0.0), (2.0, 0.0), (2.0, 1.0), (1.0, 1.0), (0.0, 1.0)]
+    """
+    items: list[dict[str, float]] = [dict(p) for p in pts]
+    if not items:
+        return []
+    if len(pois) == 1:
+        poi = pois[0]
+        ordered = sorted(items, key=lambda p: p[poi])
+        k = int(np.argmin([abs(p[poi] - bestfit[poi]) for p in ordered]))
+        halves = [ordered[k:], ordered[:k][::-1]]
+        halves = [h for h in halves if h]
+        if n_paths <= len(halves):
+            return [[p for h in halves for p in h]] if n_paths <= 1 else halves
+        per_half = max(1, n_paths // len(halves))
+        return [c for h in halves for c in chunks(h, per_half)]
+    a, b = pois
+    rows: dict[float, list[dict[str, float]]] = {}
+    for p in items:
+        rows.setdefault(p[b], []).append(p)
+    path: list[dict[str, float]] = []
+    for i, key in enumerate(sorted(rows)):
+        row = sorted(rows[key], key=lambda p: p[a])
+        path.extend(row if i % 2 == 0 else row[::-1])
+    return chunks(path, max(1, n_paths))
+
+
 def _grid(
     model: Model, poi: str, rng: tuple[float, float] | None, points: int, extend: bool
 ) -> npt.NDArray[np.float64]:
@@ -257,8 +346,10 @@ def _run_scan(
     strategy: int,
     tolerance: float,
     max_calls: int | None,
+    point_strategy: int,
+    engine: str,
 ) -> tuple[Model, DataSpec, dict[str, float], int, list[ScanPoint]]:
-    model = get_model(workspace)
+    model = get_model(workspace, engine=engine)
     spec = DataSpec.make(data, asimov)
     asimov_values = dict(spec.asimov or ())
     fixed_others = (
@@ -272,40 +363,46 @@ def _run_scan(
         pts = [{pois[0]: float(v)} for v in grids[0]]
     else:
         pts = [{pois[0]: float(a), pois[1]: float(b)} for b in grids[1] for a in grids[0]]
-    parallel = scheduler is not None or (workers or default_workers()) > 1
-    n_chunks = 1 if not parallel else 4 * (workers or default_workers())
-    payloads = []
-    groups = chunks(pts, n_chunks)
-    for group in groups:
-        payloads.append(
-            {
-                "workspace": str(model.path) if parallel else model,
-                "spec": spec,
-                "fixed": fixed_others,
-                "start": start,
-                "points": group,
-                "strategy": strategy,
-                "tolerance": tolerance,
-                "max_calls": max_calls,
-                "extend": extend_ranges,
-            }
-        )
+    n_workers = 1 if scheduler is None and workers == 1 else (workers or default_workers())
+    parallel = scheduler is not None or n_workers > 1
+    # 1D: the two paths away from the best fit; 2D: a serpentine walk cut into 2 pieces per worker
+    n_paths = (2 * n_workers if len(pois) == 2 else max(2, n_workers)) if parallel else 1
+    paths = scan_paths(pts, pois, {p: start[p] for p in pois}, n_paths)
+    payloads = [
+        {
+            "workspace": str(model.path) if parallel else model,
+            "engine": model.engine,
+            "threads": 1 if parallel else model.threads,
+            "spec": spec,
+            "fixed": fixed_others,
+            "start": start,
+            "points": path,
+            "strategy": point_strategy,
+            "tolerance": tolerance,
+            "max_calls": max_calls,
+            "extend": extend_ranges,
+        }
+        for path in paths
+    ]
     raw = run_tasks(
         _scan_task,
         payloads,
-        [len(g) for g in groups],
-        workers=workers,
+        [len(p) for p in paths],
+        workers=n_workers,
         scheduler=scheduler,
         progress=progress,
         desc=f"scan {'/'.join(pois)}",
     )
     flat = [r for chunk in raw for r in chunk]
-    nlls = [n for _, n, s in flat if s == 0 and math.isfinite(n)]
+    # report in grid order (the paths visit the points in another order)
+    key = {tuple(p[q] for q in pois): i for i, p in enumerate(pts)}
+    flat.sort(key=lambda r: key[tuple(r[0][q] for q in pois)])
+    nlls = [n for _, n, s, _, _ in flat if s == 0 and math.isfinite(n)]
     nll_min = min([best.min_nll, *nlls]) if math.isfinite(best.min_nll) else min(nlls, default=float("nan"))
-    points = [ScanPoint(v, n, n - nll_min, s) for v, n, s in flat]
+    points = [ScanPoint(v, n, n - nll_min, s, att, calls) for v, n, s, att, calls in flat]
     bestfit = {p: best.parameters[p].value for p in pois}
     if nlls and min(nlls) < best.min_nll:  # the best fit was not the global minimum
-        k = int(np.argmin([n if s == 0 else np.inf for _, n, s in flat]))
+        k = int(np.argmin([n if s == 0 else np.inf for _, n, s, _, _ in flat]))
         bestfit = dict(flat[k][0])
     bestfit["nll"] = nll_min
     return model, spec, bestfit, best.status, points
@@ -328,14 +425,20 @@ def scan1d(
     strategy: int = 1,
     tolerance: float = 0.01,
     max_calls: int | None = None,
+    point_strategy: int = 0,
+    engine: str = "auto",
 ) -> Scan1D:
     """Profile-likelihood scan of one POI on ``points`` equidistant values of ``range`` (default:
     the POI's range in the workspace), with 68/95% CL intervals.
 
-    ``workers`` local processes (default: all CPUs; ``1`` = in this process) or a Dask
-    ``scheduler`` address run the points in parallel.
+    ``workers`` local Dask worker processes (default: all CPUs; ``1`` = in this process, using
+    all cores inside each likelihood evaluation) or a Dask ``scheduler`` address run the points
+    in parallel. Points are visited along paths with warm starts (see :func:`scan_paths`): the
+    best fit uses ``strategy``, the scan points ``point_strategy`` (default 0; the retry ladder
+    escalates to strategy 2 where a point fails). ``engine``: ``"auto"`` (closed-form kernel with
+    exact gradients, RooFit where unsupported), ``"kernel"`` or ``"roofit"``.
     """
-    model = get_model(workspace)
+    model = get_model(workspace, engine=engine)
     model.check_names([poi], what="scanned POI", pois_only=True)
     grid = _grid(model, poi, range, points, extend_ranges)
     model, spec, bestfit, status, pts = _run_scan(
@@ -352,6 +455,8 @@ def scan1d(
         strategy=strategy,
         tolerance=tolerance,
         max_calls=max_calls,
+        point_strategy=point_strategy,
+        engine=engine,
     )
     ok = [p for p in pts if p.status == 0]
     ivs = intervals_1d([p.values[poi] for p in ok], [p.delta_nll for p in ok])
@@ -384,12 +489,14 @@ def scan2d(
     strategy: int = 1,
     tolerance: float = 0.01,
     max_calls: int | None = None,
+    point_strategy: int = 0,
+    engine: str = "auto",
 ) -> Scan2D:
     """Profile-likelihood scan of two POIs on a grid of ``points`` values per axis (or a pair).
 
     The contours at 68/95% CL are the levels 2ΔNLL = 2.30 / 5.99 of :meth:`Scan2D.grid`.
     """
-    model = get_model(workspace)
+    model = get_model(workspace, engine=engine)
     if len(pois) != 2 or pois[0] == pois[1]:
         raise InferenceError(f"a 2D scan needs two different POIs, got {list(pois)}")
     model.check_names(pois, what="scanned POI", pois_only=True)
@@ -410,6 +517,8 @@ def scan2d(
         strategy=strategy,
         tolerance=tolerance,
         max_calls=max_calls,
+        point_strategy=point_strategy,
+        engine=engine,
     )
     return Scan2D(
         pois=(pois[0], pois[1]),

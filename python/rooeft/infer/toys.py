@@ -112,12 +112,12 @@ class ToysResult:
 
 
 def _toy_task(payload: Mapping[str, Any]) -> list[ToyFit]:
-    model = get_model(payload["workspace"])
+    model = get_model(payload["workspace"], engine=payload["engine"], threads=payload["threads"])
     truth: dict[str, float] = dict(payload["truth"])
     out = []
     for index in payload["indices"]:
         spec = DataSpec(toy=ToySpec(tuple(sorted(truth.items())), payload["seed"], index, payload["randomize_globals"]))
-        nll = model.nll(spec)
+        nll = model.likelihood(spec)
         res = fit_spec(model, spec, nll=nll, hesse=True, strategy=payload["strategy"], tolerance=payload["tolerance"])
         values = {n: p.value for n, p in res.parameters.items()}
         errors = {n: p.error for n, p in res.parameters.items()}
@@ -178,6 +178,7 @@ def toys(
     progress: bool = False,
     strategy: int = 1,
     tolerance: float = 0.01,
+    engine: str = "auto",
 ) -> ToysResult:
     """Generate ``n_toys`` pseudo-experiments at ``truth`` (POIs not given: nominal), fit each
     and report coverage (``interval`` says from what) and pulls. Toy ``i`` is generated from
@@ -186,7 +187,7 @@ def toys(
         raise InferenceError(f"interval must be 'profile' or 'hesse', got {interval!r}")
     if n_toys < 1:
         raise InferenceError(f"n_toys must be >= 1, got {n_toys}")
-    model = get_model(workspace)
+    model = get_model(workspace, engine=engine)
     model.check_names(truth, what="truth parameter", pois_only=True)
     full_truth = {p: float(truth.get(p, model.nominal[p])) for p in model.pois}
     for p, v in full_truth.items():
@@ -198,6 +199,8 @@ def toys(
     payloads = [
         {
             "workspace": str(model.path) if parallel else model,
+            "engine": model.engine,
+            "threads": 1 if parallel else model.threads,
             "truth": full_truth,
             "indices": g,
             "seed": int(seed),
