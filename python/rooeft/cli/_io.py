@@ -113,15 +113,18 @@ def count_errors(log: Path) -> int:
     return sum(1 for line in text.splitlines() if "ERROR" in line or "Error" in line)
 
 
-def log_path(command: str, output: PathLike | None, explicit: PathLike | None) -> Path:
-    """Where a command's native output goes: ``--log``, else ``<output>.log``, else a temporary file."""
+def log_path(command: str, output: PathLike | None, explicit: PathLike | None) -> tuple[Path, bool]:
+    """Where a command's native output goes: ``--log``, else ``<output>.log``, else a new temporary
+    file; the flag says whether the path is a fresh temporary file (no overwrite check needed)."""
     if explicit is not None:
-        return Path(explicit)
+        return Path(explicit), False
     if output is not None:
-        return Path(output).with_suffix(".log")
+        return Path(output).with_suffix(".log"), False
     import tempfile
 
-    return Path(tempfile.gettempdir()) / f"rooeft-{command}-{os.getpid()}.log"
+    fd, name = tempfile.mkstemp(prefix=f"rooeft-{command}-", suffix=".log")
+    os.close(fd)
+    return Path(name), True
 
 
 def add_log_option(p: argparse.ArgumentParser) -> None:

@@ -17,13 +17,9 @@ __all__ = ["register"]
 
 
 def _run(args: argparse.Namespace) -> int:
-    from rooeft.config import ConfigError, load_config
+    from rooeft.config import load_config
 
-    try:
-        config = load_config(args.config)
-    except ConfigError as err:
-        print(f"rooeft build: {err}", file=sys.stderr)
-        return 1
+    config = load_config(args.config)
     if args.check:
         kinds = ", ".join(f"{c.name} ({c.kind})" for c in config.channels)
         print(

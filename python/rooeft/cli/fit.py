@@ -18,9 +18,9 @@ __all__ = ["register"]
 def _run(args: argparse.Namespace) -> int:
     from rooeft.cli._io import native_output_to
     from rooeft.infer import fit, write_json, write_limit_tree
-    from rooeft.infer._cli import asimov_from_args, prepare_result_outputs, report_log, require_input
+    from rooeft.infer._cli import asimov_from_args, prepare_result_outputs, report_log, require_workspace
 
-    ws = require_input(args.workspace, "workspace file")
+    ws = require_workspace(args.workspace)
     log = prepare_result_outputs("fit", args, ("fit",), [ws])
     minos = [m for m in (args.minos or "").split(",") if m]
     asimov = asimov_from_args(args)

@@ -23,11 +23,17 @@ def _fmt(ivs: Any) -> str:
 def _run(args: argparse.Namespace) -> int:
     from rooeft.cli._io import native_output_to
     from rooeft.infer import get_model, scan1d, write_json
-    from rooeft.infer._cli import parse_range, parse_values, prepare_result_outputs, report_log, require_input
+    from rooeft.infer._cli import (
+        parse_range,
+        parse_values,
+        prepare_result_outputs,
+        report_log,
+        require_workspace,
+    )
 
     if args.points < 2:
         raise ValueError(f"--points must be at least 2, got {args.points}")
-    ws = require_input(args.workspace, "workspace file")
+    ws = require_workspace(args.workspace)
     args.tree = None
     log = prepare_result_outputs("limits", args, ("limits",), [ws])
     ranges: dict[str, tuple[float, float]] = {}

@@ -16,6 +16,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 __all__ = ["register"]
@@ -25,10 +26,24 @@ def _run(args: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
+    from rooeft.infer._cli import require_input
     from rooeft.plot import plot_result_files
+    from rooeft.safeio import OutputError, check_directory, same_file
 
+    inputs = [require_input(r, "result file") for r in args.results]
+    out = Path(args.output)
+    for f in inputs:
+        if same_file(out, f):
+            raise OutputError(f"refusing to use {out} as the output directory: it is the input {f}")
+    check_directory(out)
     written = plot_result_files(
-        args.results, args.output, formats=args.formats, lumi=args.lumi, com=args.com, labels=args.labels
+        args.results,
+        args.output,
+        formats=args.formats,
+        lumi=args.lumi,
+        com=args.com,
+        labels=args.labels,
+        force=args.force,
     )
     for path in written:
         print(path)

@@ -29,13 +29,19 @@ def _failures(result: Any, pois: list[str]) -> list[str]:
 def _run(args: argparse.Namespace) -> int:
     from rooeft.cli._io import native_output_to
     from rooeft.infer import scan1d, scan2d, write_json, write_limit_tree
-    from rooeft.infer._cli import asimov_from_args, parse_range, prepare_result_outputs, report_log, require_input
+    from rooeft.infer._cli import (
+        asimov_from_args,
+        parse_range,
+        prepare_result_outputs,
+        report_log,
+        require_workspace,
+    )
 
     if args.points < 2:
         raise ValueError(f"--points must be at least 2, got {args.points}")
     if args.poi2 is not None and args.poi2 == args.poi:
         raise ValueError(f"--poi2 must differ from --poi ({args.poi})")
-    ws = require_input(args.workspace, "workspace file")
+    ws = require_workspace(args.workspace)
     log = prepare_result_outputs("scan", args, ("scan1d", "scan2d"), [ws])
     rng1 = parse_range(args.range) if args.range else None
     rng2 = parse_range(args.range2) if args.range2 else None

@@ -20,14 +20,14 @@ __all__ = ["register"]
 def _run(args: argparse.Namespace) -> int:
     from rooeft.cli._io import native_output_to
     from rooeft.infer import toys
-    from rooeft.infer._cli import parse_values, prepare_result_outputs, require_input
+    from rooeft.infer._cli import parse_values, prepare_result_outputs, require_workspace
 
     if args.n_toys < 1:
         raise ValueError(f"-n/--n-toys must be at least 1, got {args.n_toys}")
     if args.seed < 0:
         raise ValueError(f"--seed must be >= 0, got {args.seed}")
     truth = parse_values(args.truth)
-    ws = require_input(args.workspace, "workspace file")
+    ws = require_workspace(args.workspace)
     log = prepare_result_outputs("toys", args, ("toys",), [ws])
     with native_output_to(log, f"# rooeft toys {ws}"):
         res = _toys(toys, str(ws), truth, args)

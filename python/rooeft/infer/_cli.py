@@ -18,6 +18,7 @@ __all__ = [
     "prepare_result_outputs",
     "report_log",
     "require_input",
+    "require_workspace",
 ]
 
 
@@ -114,7 +115,7 @@ def prepare_result_outputs(command: str, args: Any, kinds: tuple[str, ...], inpu
 
     output = getattr(args, "output", None)
     tree = getattr(args, "tree", None)
-    log = log_path(command, output, getattr(args, "log", None))
+    log, fresh = log_path(command, output, getattr(args, "log", None))
     outs = [o for o in (output, tree, log) if o is not None]
     for i, a in enumerate(outs):
         for b in outs[i + 1 :]:
@@ -123,7 +124,8 @@ def prepare_result_outputs(command: str, args: Any, kinds: tuple[str, ...], inpu
     prepare_outputs(command, [output], inputs=inputs, force=args.force, kind="rooeft result JSON",
                     accept=is_json_kind(*kinds))  # fmt: skip
     prepare_outputs(command, [tree], inputs=inputs, force=args.force, kind="ROOT", accept=is_root_file)
-    prepare_outputs(command, [log], inputs=inputs, force=args.force, kind="rooeft log", accept=is_log)
+    if not fresh:
+        prepare_outputs(command, [log], inputs=inputs, force=args.force, kind="rooeft log", accept=is_log)
     return log
 
 
@@ -134,3 +136,26 @@ def report_log(command: str, log: Path) -> None:
     n = count_errors(log)
     if n:
         print(f"rooeft {command}: RooFit/Minuit reported {n} error line(s); details in {log}", file=sys.stderr)
+
+
+def require_workspace(path: str | Path) -> Path:
+    """An existing workspace file that is a readable ROOT file holding a ``RooWorkspace``.
+
+    Checked with uproot before ROOT opens it, so a truncated or foreign file is a clear error
+    instead of a crash inside ROOT.
+    """
+    from rooeft.safeio import is_root_file
+
+    p = require_input(path, "workspace file")
+    if not is_root_file(p):
+        raise ValueError(f"workspace file {p} is not a ROOT file")
+    import uproot
+
+    try:
+        with uproot.open(p) as f:
+            classes = f.classnames(recursive=False)
+    except Exception as err:  # uproot raises many types for truncated or corrupt files
+        raise ValueError(f"workspace file {p} cannot be read (truncated or corrupt?): {type(err).__name__}") from None
+    if "RooWorkspace" not in classes.values():
+        raise ValueError(f"{p} holds no RooWorkspace (objects: {', '.join(sorted(classes)) or 'none'})")
+    return p

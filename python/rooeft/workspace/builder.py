@@ -341,6 +341,10 @@ def _check_yields(
     """Positive yields over the coefficient box; binned: no empty or negative bins."""
     box = _box(config)
     what = f"channel '{ch.name}'"
+    if isinstance(ch, BinnedChannel):  # empty/negative bins first: they explain zero term sums
+        nominal = {p.name: np.asarray(p.templates.nominal.values(), dtype=np.float64) for p in procs if p.templates}
+        totals = np.sum(list(nominal.values()), axis=0)
+        check_bins(ch.edges, totals, nominal, what=what, allow_negative_process_bins=allow_negative_process_bins)
     polys: dict[str, F64] = {}
     for p in procs:
         if not p.cfg.eft:
@@ -355,9 +359,6 @@ def _check_yields(
             raise CheckError(f"{what}, process '{p.name}': SM term sum {ts[0]:.6g} is not positive")
         polys[f"process '{p.name}'"] = ts / ts[0]
     if isinstance(ch, BinnedChannel):
-        nominal = {p.name: np.asarray(p.templates.nominal.values(), dtype=np.float64) for p in procs if p.templates}
-        totals = np.sum(list(nominal.values()), axis=0)
-        check_bins(ch.edges, totals, nominal, what=what, allow_negative_process_bins=allow_negative_process_bins)
         n = n_terms(len(config.coefficients))
         per_bin = np.zeros((len(ch.edges) - 1, n))
         for p in procs:
