@@ -385,7 +385,7 @@ class Expression:
     @property
     def is_branch(self) -> bool:
         """Whether the expression is one plain branch name."""
-        return self.tree[0] == "branch"
+        return bool(self.tree[0] == "branch")
 
     def evaluate(self, columns: Mapping[str, npt.ArrayLike], *, n_events: int) -> Array:
         """Compute the expression per event from ``columns`` (branch name → 1D array).

@@ -35,12 +35,12 @@ class BundleError(ValueError):
     """A file that is not a readable rooeft torch bundle."""
 
 
-def allowed_classes() -> list[type]:
+def allowed_classes() -> list[Any]:
     """The classes a bundle may contain: ``torch.nn`` modules and rooeft's own network modules."""
     import torch
     from torch import nn
 
-    out: list[type] = [c for c in vars(nn).values() if inspect.isclass(c) and issubclass(c, nn.Module)]
+    out: list[Any] = [c for c in vars(nn).values() if inspect.isclass(c) and issubclass(c, nn.Module)]
     for name in _ROOEFT_MODULES:
         try:
             mod = importlib.import_module(name)

@@ -104,10 +104,10 @@ def box_minimum(c: npt.ArrayLike, box: Sequence[tuple[float, float]]) -> tuple[f
         if free:
             fixed = [i for i in range(n) if choice[i] != 2]
             # d/dθ_f: g_f + 2 Σ_j Q_fj θ_j = 0 for the free f
-            a = 2.0 * q[np.ix_(free, free)]
+            hess = 2.0 * q[np.ix_(free, free)]
             rhs = -g[free] - 2.0 * q[np.ix_(free, fixed)] @ t[fixed]
-            sol, *_ = np.linalg.lstsq(a, rhs, rcond=None)
-            if not np.allclose(a @ sol, rhs, rtol=1e-9, atol=1e-12):
+            sol, *_ = np.linalg.lstsq(hess, rhs, rcond=None)
+            if not np.allclose(hess @ sol, rhs, rtol=1e-9, atol=1e-12):
                 continue
             if np.any(sol < lo[free] - 1e-12) or np.any(sol > hi[free] + 1e-12):
                 continue
@@ -218,7 +218,8 @@ def check_network_outputs(
     finite = np.isfinite(outputs)
     if not finite.all():
         col = int(np.flatnonzero(~finite.all(axis=0))[0])
-        raise CheckError(f"{what}: non-finite network output in {example(~finite.all(axis=1), col)}")
+        rows: npt.NDArray[np.bool_] = np.asarray(~finite.all(axis=1))
+        raise CheckError(f"{what}: non-finite network output in {example(rows, col)}")
     for j, name in enumerate(columns):
         v = outputs[:, j]
         if name.startswith("frac:"):
@@ -249,16 +250,17 @@ def check_network_outputs(
         terms = np.zeros((outputs.shape[0], mono.shape[1]))
         terms[:, 0] = 1.0
         for a, name in enumerate(coefficients):
-            col = index.get(f"lin:{p}:{name}")
-            if col is not None:
-                terms[:, 1 + a] = outputs[:, col]
+            lin = index.get(f"lin:{p}:{name}")
+            if lin is not None:
+                terms[:, 1 + a] = outputs[:, lin]
         for k, (a, b) in enumerate(quadratic_pairs(n)):
-            col = index.get(f"quad:{p}:{coefficients[a]}:{coefficients[b]}")
-            if col is not None:
-                terms[:, 1 + n + k] = outputs[:, col]
+            quad = index.get(f"quad:{p}:{coefficients[a]}:{coefficients[b]}")
+            if quad is not None:
+                terms[:, 1 + n + k] = outputs[:, quad]
         total += frac[:, None] * (terms @ mono.T)
-    bad = (total <= 0).any(axis=1)
-    if bad.any():
+    negative: npt.NDArray[np.bool_] = np.asarray((total <= 0).any(axis=1))
+    if negative.any():
+        bad = negative
         i = int(np.flatnonzero(bad)[0])
         k = int(np.argmin(total[i]))
         at = ", ".join(f"{c}={v:.4g}" for c, v in zip(coefficients, points[k], strict=True))
