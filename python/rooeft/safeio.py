@@ -36,6 +36,8 @@ from typing import Any
 __all__ = [
     "OutputError",
     "atomic_write",
+    "check_creatable",
+    "check_directory",
     "check_outputs",
     "file_mode",
     "is_json_kind",
@@ -123,6 +125,20 @@ def check_directory(directory: PathLike, *, create: bool = True) -> Path:
         raise OutputError(f"output directory {d} does not exist")
     if not os.access(d, os.W_OK | os.X_OK):
         raise OutputError(f"output directory {d} is not writable")
+    return d
+
+
+def check_creatable(directory: PathLike) -> Path:
+    """Check, without creating anything, that ``directory`` exists as a writable folder or could be
+    created in its nearest existing ancestor."""
+    d = Path(directory)
+    probe = d
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise OutputError(f"cannot write into {d}: {probe} is not a directory")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write into {d}: {probe} is not writable")
     return d
 
 

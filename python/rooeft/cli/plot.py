@@ -28,14 +28,14 @@ def _run(args: argparse.Namespace) -> int:
     matplotlib.use("Agg")
     from rooeft.infer._cli import require_input
     from rooeft.plot import plot_result_files
-    from rooeft.safeio import OutputError, check_directory, same_file
+    from rooeft.safeio import OutputError, check_creatable, same_file
 
     inputs = [require_input(r, "result file") for r in args.results]
     out = Path(args.output)
     for f in inputs:
         if same_file(out, f):
             raise OutputError(f"refusing to use {out} as the output directory: it is the input {f}")
-    check_directory(out)
+    check_creatable(out)
     written = plot_result_files(
         args.results,
         args.output,
