@@ -6,6 +6,7 @@
 #include "RooEFT/RooEFTUnbinnedPdf.h"
 #include "RooEFT/UnbinnedLayout.h"
 
+#include <Math/Minimizer.h>
 #include <RooAbsCollection.h>
 #include <RooAbsRealLValue.h>
 
@@ -265,6 +266,38 @@ void NLLKernel::addGaussianConstraint(const char *parameter, double mean, double
 
 namespace {
 
+/// Σ a_i b_i with eight independent partial sums: vectorisable without reassociation flags and
+/// deterministic (the order of the additions is fixed).
+template <class B>
+double dotBlock(const double *a, const B *b, std::size_t n)
+{
+   double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+   std::size_t i = 0;
+   for (; i + 8 <= n; i += 8) {
+      for (std::size_t k = 0; k < 8; ++k)
+         acc[k] += a[i + k] * static_cast<double>(b[i + k]);
+   }
+   double tail = 0.0;
+   for (; i < n; ++i)
+      tail += a[i] * static_cast<double>(b[i]);
+   return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail;
+}
+
+/// Σ a_i with eight independent partial sums (see dotBlock).
+double sumBlock(const double *a, std::size_t n)
+{
+   double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+   std::size_t i = 0;
+   for (; i + 8 <= n; i += 8) {
+      for (std::size_t k = 0; k < 8; ++k)
+         acc[k] += a[i + k];
+   }
+   double tail = 0.0;
+   for (; i < n; ++i)
+      tail += a[i];
+   return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail;
+}
+
 /// Per-thread scratch for one block.
 struct Scratch {
    std::vector<double> P, E, R, h, lg;
@@ -319,19 +352,13 @@ bool blockPass(std::size_t nProc, const std::size_t *procT, const std::size_t *p
       double *lg = s.lg.data();
       std::copy(R, R + m, lg);
       Math::logInPlace(lg, m);
-      double sum = 0.0;
-      for (std::size_t i = 0; i < m; ++i)
-         sum += w[i] * lg[i];
-      acc[0] = sum;
+      acc[0] = dotBlock(w, lg, m);
       if (grad) {
          for (std::size_t i = 0; i < m; ++i)
             h[i] = w[i] / R[i];
       }
    } else {
-      double sum = 0.0;
-      for (std::size_t i = 0; i < m; ++i)
-         sum += w[i] * R[i];
-      acc[0] = sum;
+      acc[0] = dotBlock(w, R, m);
       std::copy(w, w + m, h);
    }
    if (!grad)
@@ -342,29 +369,16 @@ bool blockPass(std::size_t nProc, const std::size_t *procT, const std::size_t *p
       const std::size_t T = procT[p], K = procK[p];
       const double *q = s.E.data() + p * NLLKernel::kBlock, *P = s.P.data() + p * NLLKernel::kBlock;
       double *g = s.lg.data(); // reuse: g_i = q_i h_i
-      double u0 = 0.0;
-      for (std::size_t i = 0; i < m; ++i) {
+      for (std::size_t i = 0; i < m; ++i)
          g[i] = q[i] * h[i];
-         u0 += g[i];
-      }
-      acc[a++] = u0;
-      for (std::size_t t = 1; t < T; ++t) {
-         const float *col = cols[t];
-         double u = 0.0;
-         for (std::size_t i = 0; i < m; ++i)
-            u += g[i] * col[i];
-         acc[a++] = u;
-      }
+      acc[a++] = sumBlock(g, m);
+      for (std::size_t t = 1; t < T; ++t)
+         acc[a++] = dotBlock(g, cols[t], m);
       if (K) {
          for (std::size_t i = 0; i < m; ++i)
             g[i] *= P[i];
-         for (std::size_t j = 0; j < 2 * K; ++j) {
-            const float *col = cols[T + j];
-            double u = 0.0;
-            for (std::size_t i = 0; i < m; ++i)
-               u += g[i] * col[i];
-            acc[a++] = u;
-         }
+         for (std::size_t j = 0; j < 2 * K; ++j)
+            acc[a++] = dotBlock(g, cols[T + j], m);
       }
       cols += T + 2 * K;
    }
@@ -663,6 +677,41 @@ std::vector<double> NLLKernel::gradient(const std::vector<double> &x) const
    return g;
 }
 
+void NLLKernel::hessian(const double *x, const double *steps, double *h) const
+{
+   const std::size_t n = _names.size();
+   std::fill(h, h + n * n, 0.0);
+   std::vector<double> xp(x, x + n), gp(n), gm(n);
+   for (std::size_t j = 0; j < n; ++j) {
+      const double step = steps[j];
+      if (!(step > 0))
+         continue;
+      xp[j] = x[j] + step;
+      evaluate(xp.data(), gp.data());
+      xp[j] = x[j] - step;
+      evaluate(xp.data(), gm.data());
+      xp[j] = x[j];
+      for (std::size_t i = 0; i < n; ++i)
+         h[i * n + j] = (gp[i] - gm[i]) / (2.0 * step);
+   }
+   for (std::size_t i = 0; i < n; ++i) {
+      for (std::size_t j = 0; j < i; ++j) {
+         const double s = 0.5 * (h[i * n + j] + h[j * n + i]);
+         h[i * n + j] = h[j * n + i] = (steps[i] > 0 && steps[j] > 0) ? s : 0.0;
+      }
+   }
+}
+
+std::vector<double> NLLKernel::hessian(const std::vector<double> &x, const std::vector<double> &steps) const
+{
+   if (x.size() != _names.size() || steps.size() != _names.size())
+      throw std::invalid_argument(kernelName() + "hessian needs " + std::to_string(_names.size()) +
+                                  " values and steps");
+   std::vector<double> h(x.size() * x.size());
+   hessian(x.data(), steps.data(), h.data());
+   return h;
+}
+
 // ---------------------------------------------------------------- NLLFunction
 
 NLLFunction::NLLFunction(const NLLKernel &kernel, double offset) : _kernel(&kernel), _offset(offset) {}
@@ -695,6 +744,21 @@ void NLLFunction::Gradient(const double *x, double *grad) const
 {
    compute(x);
    std::copy(_grad.begin(), _grad.end(), grad);
+}
+
+void NLLFunction::attachHessian(ROOT::Math::Minimizer &minimizer, const std::vector<double> &steps)
+{
+   if (steps.size() != _kernel->nParameters())
+      throw std::invalid_argument(kernelName() + "attachHessian needs one step per parameter");
+   _hessSteps = steps;
+   const NLLKernel *kernel = _kernel;
+   const std::vector<double> *st = &_hessSteps;
+   minimizer.SetHessianFunction([kernel, st](std::span<const double> x, double *h) {
+      if (x.size() != kernel->nParameters())
+         return false;
+      kernel->hessian(x.data(), st->data(), h);
+      return true;
+   });
 }
 
 void NLLFunction::FdF(const double *x, double &f, double *grad) const

@@ -204,8 +204,10 @@ def run_minuit(
     """Minimise with Minuit2 (Migrad, optionally after Simplex) and the kernel's exact gradient.
 
     Parameters not in ``floating`` are fixed at their ``start`` value; floating ones are limited
-    to their ranges in the workspace. The error definition is 0.5 (an NLL), the tolerance has
-    RooMinimizer's meaning (Migrad stops at EDM < 0.002 × tolerance × 0.5... as ``setEps``).
+    to their ranges in the workspace. The error definition is 0.5 (an NLL) and the tolerance has
+    RooMinimizer's meaning (``setEps``: Migrad stops at EDM < 0.002 × tolerance). Minuit2 also
+    gets the kernel's Hessian (central differences of the exact gradient with steps of 10⁻³ of
+    the initial steps) for Hesse and strategy 2.
     """
     ROOT = knll.model.ROOT
     model = knll.model
@@ -231,6 +233,9 @@ def run_minuit(
         if max_calls is not None:
             minimizer.SetMaxFunctionCalls(int(max_calls))
             minimizer.SetMaxIterations(int(max_calls))
+        # Hesse (and strategy 2) from differences of the exact gradient, not of NLL values
+        hess_steps = [1e-3 * float(steps[n]) if n in fl else 0.0 for n in names]
+        fcn.attachHessian(minimizer, ROOT.std.vector["double"](hess_steps))
         for i, n in enumerate(names):
             if n in fl:
                 v = model.var(n)
