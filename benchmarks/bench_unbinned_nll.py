@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Unbinned-NLL evaluation cost per event, side by side on the same events and the same model.
 
-Compared (DESIGN.md §2; issue "C++ core" benchmark):
+Compared (DESIGN.md §2; issues "C++ core" and "fits at scale"):
+  kernel     rooeft's closed-form NLL (RooEFT::NLLKernel) on the same pdf: value, and value+gradient
   ours       RooEFTUnbinnedPdf in a RooFit NLL, cpu backend, cache warm
   stock-cpu  stock RooFit: per-event coefficient columns in a RooDataSet, RooFormulaVar R/norm(θ,ν) in a
              self-normalised RooWrapperPdf × RooExtendPdf, cpu backend
@@ -154,6 +155,35 @@ class Ours:
         return float(self.nll.getVal())
 
 
+class Kernel:
+    """RooEFT::NLLKernel on the pdf of :class:`Ours` (the engine rooeft's fits use): value-only and
+    value+gradient calls, one thread (the numpy floor is single-threaded too)."""
+
+    def __init__(self, ROOT: Any, ours: Ours, x: np.ndarray) -> None:
+        names = ROOT.std.vector["std::string"]()
+        for v in ours.th + ours.nu:
+            names.push_back(v.GetName())
+        self.ROOT = ROOT
+        self.k = ROOT.RooEFT.NLLKernel(names)
+        self.k.setThreads(1)
+        self.k.addUnbinned(
+            ours.pdf, ROOT.std.vector["float"](x.astype(np.float32)), ROOT.std.vector["double"](np.ones(x.size))
+        )
+        self.n, self.k_nuis = len(ours.th), len(ours.nu)
+        self.grad = ROOT.std.vector["double"](np.zeros(self.n + self.k_nuis))
+
+    def _x(self, i: int) -> Any:
+        theta, nus = point(i, self.n, self.k_nuis)
+        return self.ROOT.std.vector["double"](np.concatenate([theta, nus]))
+
+    def __call__(self, i: int) -> float:
+        return float(self.k.value(self._x(i)))
+
+    def with_gradient(self, i: int) -> float:
+        x = self._x(i)
+        return float(self.k.valueAndGradient(x.data(), self.grad.data()))
+
+
 class Stock:
     def __init__(self, ROOT: Any, c: Columns, backend: str) -> None:
         n, k_nuis = c.n, c.k
@@ -254,7 +284,11 @@ def bench_one(ROOT: Any, n: int, k_nuis: int, size: int, tmp: Path, checks: list
     d_np = numpy_nll(cols, *p2) - numpy_nll(cols, *p1)
     tag = f"n={n}, K={k_nuis}, N={size:.0e}"
     checks.append(f"{tag}: ours ΔNLL relative difference to numpy {abs(vals[1] - vals[0] - d_np) / abs(d_np):.1e}")
-    del ours
+    kern = Kernel(ROOT, ours, x)
+    res["kernel"], kvals = median_time(kern, reps)
+    res["kernel-grad"], _ = median_time(kern.with_gradient, reps)
+    checks.append(f"{tag}: kernel ΔNLL relative difference to numpy {abs(kvals[1] - kvals[0] - d_np) / abs(d_np):.1e}")
+    del kern, ours
 
     def numpy_call(i: int) -> float:
         return numpy_nll(cols, *point(i, n, k_nuis))
@@ -272,9 +306,10 @@ def bench_one(ROOT: Any, n: int, k_nuis: int, size: int, tmp: Path, checks: list
     if size <= 1_000_000:
         res["net-call"], _ = median_time(NetPerCall(x, n, tmp), 3)
     o, np_, sc, sl, nc = (_ns(res, k, size) for k in ("ours", "numpy", "stock-cpu", "stock-leg", "net-call"))
+    kv, kg = _ns(res, "kernel", size), _ns(res, "kernel-grad", size)
     return (
-        f"| {n} | {k_nuis} | {size:.0e} | {o:.1f} | {np_:.1f} | {sc:.0f} | {sl:.0f} | {nc:.0f}"
-        f" | {o / np_:.2f} | {sc / o:.1f} | {sl / o:.1f} | {nc / o:.0f} |"
+        f"| {n} | {k_nuis} | {size:.0e} | {kv:.1f} | {kg:.1f} | {o:.1f} | {np_:.1f} | {sc:.0f} | {sl:.0f} | {nc:.0f}"
+        f" | {kv / np_:.2f} | {o / np_:.2f} | {sc / kv:.1f} | {sl / kv:.0f} | {nc / kv:.0f} |"
     )
 
 
@@ -292,9 +327,10 @@ def run(sizes: list[int], coefs: list[int], nuisances: list[int], do_fit: bool, 
                     print(rows[-1], flush=True)
         fit_lines = full_fit(ROOT, tmp, max(nuisances)) if do_fit else []
     header = (
-        "| coefficients | shape nuisances | events | ours | numpy | stock cpu | stock legacy | net per call"
-        " | ours/numpy | stock-cpu/ours | stock-legacy/ours | net-per-call/ours |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|---|"
+        "| coefficients | shape nuisances | events | kernel | kernel+grad | ours in RooFit | numpy | stock cpu"
+        " | stock legacy | net per call | kernel/numpy | ours-in-RooFit/numpy | stock-cpu/kernel"
+        " | stock-legacy/kernel | net-per-call/kernel |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     )
     text = "\n".join(
         [
@@ -305,8 +341,10 @@ def run(sizes: list[int], coefs: list[int], nuisances: list[int], do_fit: bool, 
             "",
             "Model: signal with n coefficients and K per-event shape nuisances, plus background; one observable."
             " Times are ns per event for one NLL evaluation (median; parameters changed before each call; the"
-            " network of `ours` ran once, before timing). `stock legacy` is skipped above 10^6 events and"
-            " `net per call` above 10^6 (minutes per call).",
+            " network ran once, before timing). `kernel` is rooeft's closed-form NLL (the engine of its fits,"
+            " one thread, value only; `kernel+grad` adds the exact gradient in the same pass); `ours in RooFit`"
+            " is the same pdf in RooFit's own NLL (what plain RooFit and Combine evaluate). `stock legacy` is"
+            " skipped above 10^6 events and `net per call` above 10^6 (minutes per call).",
             "",
             header,
             *rows,

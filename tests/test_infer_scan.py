@@ -180,10 +180,32 @@ def test_parallel_scan_equals_serial(mixed: tuple[Path, dict[str, Any]]) -> None
     path, _ = mixed
     kw: dict[str, Any] = {"points": 6, "range": (0.0, 0.5)}
     serial = scan1d(path, "c", workers=1, **kw)
-    parallel = scan1d(path, "c", workers=2, **kw)  # spawned processes open the file themselves
+    # a dask.distributed LocalCluster of 2 worker processes, each opening the file itself
+    parallel = scan1d(path, "c", workers=2, **kw)
     assert [p.values for p in parallel.points] == [p.values for p in serial.points]
     np.testing.assert_allclose([p.delta_nll for p in parallel.points], [p.delta_nll for p in serial.points], atol=1e-8)
     np.testing.assert_allclose(parallel.intervals["68"], serial.intervals["68"], atol=1e-8)
+
+
+def test_parallel_2d_scan_follows_paths(two_poi: Path) -> None:
+    """A 2D scan on a LocalCluster of 2 workers (serpentine paths, warm starts) gives the serial
+    scan's profile; every point converged at the first ladder step."""
+    kw: dict[str, Any] = {"points": 5, "ranges": {"c1": (-0.5, 1.0), "c2": (-1.0, 0.5)}}
+    serial = scan2d(two_poi, ("c1", "c2"), workers=1, **kw)
+    parallel = scan2d(two_poi, ("c1", "c2"), workers=2, **kw)
+    assert [p.values for p in parallel.points] == [p.values for p in serial.points]
+    np.testing.assert_allclose(
+        [p.delta_nll for p in parallel.points], [p.delta_nll for p in serial.points], atol=1e-5
+    )
+    assert {p.attempt for p in parallel.points} == {"migrad"}
+
+
+def test_unreachable_scheduler_is_a_clear_error() -> None:
+    from rooeft.infer import InferenceError
+    from rooeft.infer.parallel import run_tasks
+
+    with pytest.raises(InferenceError, match=r"cannot reach the Dask scheduler at tcp://127.0.0.1:9 within 1 s"):
+        run_tasks(abs, [1, 2], [1, 1], scheduler="tcp://127.0.0.1:9", connect_timeout=1.0)
 
 
 def test_dask_scan_equals_serial(mixed: tuple[Path, dict[str, Any]]) -> None:

@@ -761,6 +761,21 @@ void NLLFunction::attachHessian(ROOT::Math::Minimizer &minimizer, const std::vec
    });
 }
 
+void NLLFunction::attachFixedHessian(ROOT::Math::Minimizer &minimizer, const std::vector<double> &hessian)
+{
+   const std::size_t n = _kernel->nParameters();
+   if (hessian.size() != n * n)
+      throw std::invalid_argument(kernelName() + "attachFixedHessian needs " + std::to_string(n * n) + " values");
+   _fixedHess = hessian;
+   const std::vector<double> *fixed = &_fixedHess;
+   minimizer.SetHessianFunction([fixed, n](std::span<const double> x, double *h) {
+      if (x.size() != n)
+         return false;
+      std::copy(fixed->begin(), fixed->end(), h);
+      return true;
+   });
+}
+
 void NLLFunction::FdF(const double *x, double &f, double *grad) const
 {
    compute(x);

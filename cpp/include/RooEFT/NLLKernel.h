@@ -166,6 +166,10 @@ public:
    /// steps; 0 for fixed parameters), used by Hesse and by strategy 2 instead of second
    /// differences of function values. This object must outlive the minimisation.
    void attachHessian(ROOT::Math::Minimizer &minimizer, const std::vector<double> &steps);
+   /// Give `minimizer` a fixed Hessian (row-major n × n, e.g. computed at a neighbouring scan
+   /// point) for Migrad's seed: saves the 2n gradient passes of a fresh one where only a starting
+   /// curvature is needed. Call attachHessian again before Hesse.
+   void attachFixedHessian(ROOT::Math::Minimizer &minimizer, const std::vector<double> &hessian);
 
 private:
    double DoEval(const double *x) const override;
@@ -179,6 +183,7 @@ private:
    mutable bool _valid = false;
    mutable std::size_t _passes = 0;
    std::vector<double> _hessSteps;
+   std::vector<double> _fixedHess;
 };
 
 } // namespace RooEFT

@@ -25,7 +25,7 @@ def _run(args: argparse.Namespace) -> int:
     minos = [m for m in (args.minos or "").split(",") if m]
     asimov = asimov_from_args(args)
     with native_output_to(log, f"# rooeft fit {ws}"):
-        res = fit(str(ws), data=args.data, asimov=asimov, minos=minos, strategy=args.strategy)
+        res = fit(str(ws), data=args.data, asimov=asimov, minos=minos, strategy=args.strategy, engine=args.engine)
     print(res.table())
     report_log("fit", log)
     at_limit = list(getattr(res, "at_limit", []) or [])
@@ -47,12 +47,13 @@ def _run(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     """Add the ``fit`` sub-command."""
-    from rooeft.infer._cli import add_data_options, add_output_options
+    from rooeft.infer._cli import add_data_options, add_engine_option, add_output_options
 
     p = sub.add_parser(
         "fit", help="fit a workspace", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     add_data_options(p)
+    add_engine_option(p)
     p.add_argument("--minos", default="", metavar="POI,...", help="parameters with Minos errors")
     p.add_argument("--strategy", type=int, default=1, choices=(0, 1, 2), help="Minuit2 strategy of the first attempt")
     add_output_options(p)

@@ -70,6 +70,7 @@ def _run(args: argparse.Namespace) -> int:
                     scheduler=args.scheduler,
                     progress=not args.no_progress,
                     label=label,
+                    engine=args.engine,
                 )
                 scans.append(s.to_dict())
                 failed = [p for p in s.points if p.status != 0]
@@ -103,7 +104,7 @@ def _run(args: argparse.Namespace) -> int:
 def register(sub: Any) -> None:
     """Add the ``limits`` sub-command."""
     from rooeft.cli._io import add_force_option, add_log_option
-    from rooeft.infer._cli import add_parallel_options
+    from rooeft.infer._cli import add_engine_option, add_parallel_options
 
     p = sub.add_parser(
         "limits",
@@ -120,6 +121,7 @@ def register(sub: Any) -> None:
     p.add_argument("--fix-others", action="store_true", help="fix the other POIs at SM (one-at-a-time limits)")
     p.add_argument("--expected-only", action="store_true", help="only the expected (Asimov) intervals")
     add_parallel_options(p)
+    add_engine_option(p)
     p.add_argument("-o", "--output", default=None, help='JSON file {"kind": "limits", "scans": [scan1d, ...]}')
     add_log_option(p)
     add_force_option(p)

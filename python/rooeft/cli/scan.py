@@ -54,6 +54,7 @@ def _run(args: argparse.Namespace) -> int:
         "progress": not args.no_progress,
         "extend_ranges": args.extend_ranges,
         "label": args.label,
+        "engine": args.engine,
     }
     result: Any
     with native_output_to(log, f"# rooeft scan {ws} --poi {args.poi}" + (f" --poi2 {args.poi2}" if args.poi2 else "")):
@@ -89,7 +90,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     """Add the ``scan`` sub-command."""
-    from rooeft.infer._cli import add_data_options, add_output_options, add_parallel_options
+    from rooeft.infer._cli import add_data_options, add_engine_option, add_output_options, add_parallel_options
 
     p = sub.add_parser(
         "scan",
@@ -98,6 +99,7 @@ def register(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_data_options(p)
+    add_engine_option(p)
     p.add_argument("--poi", required=True, help="POI to scan")
     p.add_argument("--poi2", default=None, help="second POI (2D scan)")
     p.add_argument("--points", type=int, default=None, help="points (per axis in 2D; default 41 in 1D, 21 in 2D)")

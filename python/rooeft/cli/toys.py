@@ -45,6 +45,7 @@ def _toys(toys: Any, ws: str, truth: dict[str, float], args: argparse.Namespace)
         workers=args.workers,
         scheduler=args.scheduler,
         progress=not args.no_progress,
+        engine=args.engine,
     )
 
 
@@ -83,7 +84,7 @@ def _report(res: Any, args: argparse.Namespace, log: Any) -> int:
 
 def register(sub: Any) -> None:
     """Add the ``toys`` sub-command."""
-    from rooeft.infer._cli import add_output_options, add_parallel_options
+    from rooeft.infer._cli import add_engine_option, add_output_options, add_parallel_options
 
     p = sub.add_parser(
         "toys",
@@ -98,5 +99,6 @@ def register(sub: Any) -> None:
     p.add_argument("--interval", choices=("profile", "hesse"), default="profile", help="intervals for the coverage")
     p.add_argument("--fixed-globals", action="store_true", help="keep global observables at nominal")
     add_parallel_options(p)
+    add_engine_option(p)
     add_output_options(p)
     p.set_defaults(func=_run)

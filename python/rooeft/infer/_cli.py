@@ -74,8 +74,24 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_engine_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--engine",
+        choices=("auto", "kernel", "roofit"),
+        default="auto",
+        help="likelihood engine: the closed-form kernel with exact gradients (auto: where the workspace allows, "
+        "else RooFit), the kernel only, or RooFit's NLL with numerical gradients (default: auto)",
+    )
+
+
 def add_parallel_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--workers", type=int, default=None, help="local worker processes (default: all CPUs; 1 = serial)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="local Dask worker processes (default: all CPUs; 1 = in this process, both cores inside each "
+        "likelihood evaluation)",
+    )
     p.add_argument("--scheduler", default=None, metavar="ADDR", help="Dask scheduler address (tcp://host:port)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 

@@ -111,10 +111,10 @@ class KernelNLL:
                         np.add.at(counts, idx, w)
                         constant += float(np.sum(counts * np.log(np.diff(edges))))
                     self.kernel.addBinned(pdf, ROOT.std.vector["double"](counts))
-            except (TypeError, ValueError) as err:  # std::invalid_argument arrives as ValueError
-                if isinstance(err, KernelUnsupported):
-                    raise
-                raise KernelUnsupported(str(err)) from err
+            except KernelUnsupported:
+                raise
+            except Exception as err:  # C++ std::invalid_argument from the kernel (a cppyy exception type)
+                raise KernelUnsupported(str(err).split("invalid_argument: ")[-1]) from err
             n_total += float(w.sum())
         if len(model.channels) > 1:
             constant += n_total * math.log(len(model.channels))
@@ -133,6 +133,13 @@ class KernelNLL:
             [float(values[n]) if n in values else float(self.model.var(n).getVal()) for n in self.names],
             dtype=np.float64,
         )
+
+    def hessian(self, values: Mapping[str, float], steps: Mapping[str, float]) -> F64:
+        """Hessian (over :attr:`names`) at ``values`` from central differences of the exact gradient
+        with per-parameter ``steps`` (missing names: 0, their rows and columns stay 0)."""
+        V = self.model.ROOT.std.vector["double"]
+        h = self.kernel.hessian(V(self.vector(values)), V([float(steps.get(n, 0.0)) for n in self.names]))
+        return np.asarray(h, dtype=np.float64).reshape(len(self.names), len(self.names))
 
     def value(self, values: Mapping[str, float]) -> float:
         """NLL at ``values`` (others at their current values)."""
@@ -169,9 +176,12 @@ class MinuitRun:
     minimizer: Any
     fcn: Any
     offset: float
+    hessian_steps: Any = None
 
     def hesse(self) -> int:
-        """Run Hesse; returns the covariance quality (3 = accurate)."""
+        """Run Hesse with a Hessian computed at the minimum (not a seed Hessian from elsewhere);
+        returns the covariance quality (3 = accurate)."""
+        self.fcn.attachHessian(self.minimizer, self.hessian_steps)
         self.minimizer.Hesse()
         return int(self.minimizer.CovMatrixStatus())
 
@@ -200,6 +210,7 @@ def run_minuit(
     tolerance: float,
     max_calls: int | None,
     simplex_first: bool = False,
+    seed_hessian: F64 | None = None,
 ) -> MinuitRun:
     """Minimise with Minuit2 (Migrad, optionally after Simplex) and the kernel's exact gradient.
 
@@ -207,7 +218,10 @@ def run_minuit(
     to their ranges in the workspace. The error definition is 0.5 (an NLL) and the tolerance has
     RooMinimizer's meaning (``setEps``: Migrad stops at EDM < 0.002 × tolerance). Minuit2 also
     gets the kernel's Hessian (central differences of the exact gradient with steps of 10⁻³ of
-    the initial steps) for Hesse and strategy 2.
+    the initial steps) for Hesse and strategy 2. ``seed_hessian`` (n × n over ``knll.names``, e.g.
+    computed at a neighbouring scan point) replaces that Hessian for Migrad's seed, which needs
+    only a starting curvature: it saves 2n gradient passes per minimisation. ``calls`` counts
+    every kernel evaluation, Hessian passes included.
     """
     ROOT = knll.model.ROOT
     model = knll.model
@@ -219,7 +233,7 @@ def run_minuit(
     if not math.isfinite(offset):
         offset = 0.0
     fcn.setOffset(offset)
-    passes_before = 0
+    calls_before = knll.calls
     x = x0
     status = -1
     minimizer: Any = None
@@ -234,8 +248,11 @@ def run_minuit(
             minimizer.SetMaxFunctionCalls(int(max_calls))
             minimizer.SetMaxIterations(int(max_calls))
         # Hesse (and strategy 2) from differences of the exact gradient, not of NLL values
-        hess_steps = [1e-3 * float(steps[n]) if n in fl else 0.0 for n in names]
-        fcn.attachHessian(minimizer, ROOT.std.vector["double"](hess_steps))
+        hess_steps = ROOT.std.vector["double"]([1e-3 * float(steps[n]) if n in fl else 0.0 for n in names])
+        if seed_hessian is not None and algo == "Migrad":
+            fcn.attachFixedHessian(minimizer, ROOT.std.vector["double"](np.ascontiguousarray(seed_hessian).ravel()))
+        else:
+            fcn.attachHessian(minimizer, hess_steps)
         for i, n in enumerate(names):
             if n in fl:
                 v = model.var(n)
@@ -255,8 +272,9 @@ def run_minuit(
         nll=nll,
         edm=float(minimizer.Edm()),
         values=values,
-        calls=int(fcn.passes()) - passes_before,
+        calls=knll.calls - calls_before,
         minimizer=minimizer,
         fcn=fcn,
         offset=offset,
+        hessian_steps=hess_steps,
     )

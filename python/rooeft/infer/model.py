@@ -579,10 +579,13 @@ class Model:
         max_calls: int | None = None,
         tolerance: float = 0.01,
         extend: bool = False,
+        seed_hessian: npt.NDArray[np.float64] | None = None,
     ) -> Minimum:
         """Minimise ``nll`` (a :class:`KernelNLL` from :meth:`likelihood`, or a RooFit NLL) over
         ``floating`` from ``start`` (other POIs/nuisances are fixed at their ``start`` values),
-        with the retry strategies of this module's docstring."""
+        with the retry strategies of this module's docstring. Kernel engine: ``seed_hessian``
+        (over ``nll.names``, e.g. from a neighbouring scan point) seeds the first attempt's Migrad
+        instead of a freshly computed Hessian."""
         floating = list(floating)
         self._configure(floating)
         fixed = {k: v for k, v in start.items() if k not in set(floating)}
@@ -618,6 +621,7 @@ class Model:
                 tolerance=tolerance,
                 max_calls=max_calls,
                 simplex_first=name == "simplex-migrad",
+                seed_hessian=seed_hessian if i == 0 else None,
             )
             covq = -1
             if hesse and handle.status == 0 and math.isfinite(handle.nll):
@@ -690,6 +694,7 @@ class _Runner:
         tolerance: float,
         max_calls: int | None,
         simplex_first: bool,
+        seed_hessian: npt.NDArray[np.float64] | None = None,
     ) -> _Handle:  # pragma: no cover - interface
         raise NotImplementedError
 
@@ -743,6 +748,7 @@ class _RooFitRunner(_Runner):
         tolerance: float,
         max_calls: int | None,
         simplex_first: bool,
+        seed_hessian: npt.NDArray[np.float64] | None = None,
     ) -> _Handle:
         for n in floating:
             self.model.var(n).setError(steps[n])
@@ -762,15 +768,19 @@ class _RooFitRunner(_Runner):
 
 
 class _KernelHandle(_Handle):
-    def __init__(self, model: Model, run: MinuitRun, floating: Sequence[str]) -> None:
-        self.model, self.run, self.floating = model, run, list(floating)
+    def __init__(self, model: Model, run: MinuitRun, floating: Sequence[str], knll: KernelNLL | None = None) -> None:
+        self.model, self.run, self.floating, self.knll = model, run, list(floating), knll
         self.status, self.nll, self.edm, self.calls = run.status, run.nll, run.edm, run.calls
 
     def hesse(self) -> int:
-        before = int(self.run.fcn.passes())
+        before = self.run_calls()
         q = self.run.hesse()
-        self.calls += int(self.run.fcn.passes()) - before
+        self.calls += self.run_calls() - before
         return q
+
+    def run_calls(self) -> int:
+        """Kernel evaluations so far (Hessian passes included)."""
+        return int(self.run.fcn.passes()) if self.knll is None else self.knll.calls
 
     def minos(self, names: Sequence[str]) -> int:
         self.asym: dict[str, tuple[float, float]] = {}
@@ -825,6 +835,7 @@ class _KernelRunner(_Runner):
         tolerance: float,
         max_calls: int | None,
         simplex_first: bool,
+        seed_hessian: npt.NDArray[np.float64] | None = None,
     ) -> _Handle:
         run = run_minuit(
             self.knll,
@@ -835,9 +846,10 @@ class _KernelRunner(_Runner):
             tolerance=tolerance,
             max_calls=max_calls,
             simplex_first=simplex_first,
+            seed_hessian=seed_hessian,
         )
         self.model.set_values({n: run.values[n] for n in floating}, extend=True)
-        return _KernelHandle(self.model, run, floating)
+        return _KernelHandle(self.model, run, floating, self.knll)
 
 
 _MODELS: dict[tuple[str, int, int, str, int | None], Model] = {}

@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rooeft.infer.fit import fit_spec
+from rooeft.infer.kernel import KernelNLL
 from rooeft.infer.model import DataSpec, InferenceError, Model, get_model
 from rooeft.infer.parallel import chunks, default_workers, run_tasks
 
@@ -246,14 +247,16 @@ def _scan_task(payload: Mapping[str, Any]) -> list[tuple[dict[str, float], float
     """Conditional fits along one path of points (runs in a worker or in-process).
 
     The first point starts from the best fit; every further point starts from the fitted values
-    of the previous one (a warm start: neighbouring points have nearby nuisance values), so a
-    path costs far fewer likelihood calls than restarting each point from the best fit.
+    of the previous one (a warm start: neighbouring points have nearby nuisance values), and with
+    the kernel engine Migrad's seed curvature is the Hessian computed once at the path's first
+    point, so a path costs far fewer likelihood calls than restarting each point from scratch.
     """
     model = get_model(payload["workspace"], engine=payload["engine"], threads=payload["threads"])
     spec: DataSpec = payload["spec"]
     nll = model.likelihood(spec)
     out = []
     start = dict(payload["start"])
+    seed = None  # kernel engine: the Hessian at the path's first point seeds Migrad at the others
     for point in payload["points"]:
         fixed = {**payload["fixed"], **point}
         floating = [n for n in [*model.pois, *model.nuisances] if n not in fixed]
@@ -265,10 +268,13 @@ def _scan_task(payload: Mapping[str, Any]) -> list[tuple[dict[str, float], float
             tolerance=payload["tolerance"],
             max_calls=payload["max_calls"],
             extend=payload["extend"],
+            seed_hessian=seed,
         )
         out.append((dict(point), float(res.nll), int(res.status), res.converged_attempt or "failed", int(res.calls)))
         if res.ok:  # warm start of the next point
             start = dict(res.values)
+            if seed is None and isinstance(nll, KernelNLL):
+                seed = nll.hessian(res.values, {n: 1e-3 * s for n, s in model._steps(floating).items()})
     return out
 
 
