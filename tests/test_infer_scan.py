@@ -194,9 +194,7 @@ def test_parallel_2d_scan_follows_paths(two_poi: Path) -> None:
     serial = scan2d(two_poi, ("c1", "c2"), workers=1, **kw)
     parallel = scan2d(two_poi, ("c1", "c2"), workers=2, **kw)
     assert [p.values for p in parallel.points] == [p.values for p in serial.points]
-    np.testing.assert_allclose(
-        [p.delta_nll for p in parallel.points], [p.delta_nll for p in serial.points], atol=1e-5
-    )
+    np.testing.assert_allclose([p.delta_nll for p in parallel.points], [p.delta_nll for p in serial.points], atol=1e-5)
     assert {p.attempt for p in parallel.points} == {"migrad"}
 
 
