@@ -25,7 +25,7 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-__all__ = ["chunks", "default_workers", "run_tasks"]
+__all__ = ["TaskRunner", "chunks", "default_workers", "run_tasks"]
 
 P = TypeVar("P")
 R = TypeVar("R")
@@ -61,6 +61,107 @@ def _progress(total: int, enabled: bool, desc: str) -> Any:
     return tqdm(total=total, disable=not enabled, desc=desc, unit="fit", leave=False)
 
 
+class TaskRunner:
+    """Where a job's tasks run: in this process, on a ``LocalCluster`` started for the job, or on an
+    existing Dask cluster. A context manager, so the cluster lives exactly as long as the job::
+
+        with TaskRunner(workers=2) as runner:
+            runner.warm(open_model, payload)   # workers start loading while this process works
+            ...                                # e.g. the best fit of a scan
+            results = runner.run(task, payloads, sizes)
+    """
+
+    def __init__(
+        self, *, workers: int | None = None, scheduler: str | None = None, connect_timeout: float = 10.0
+    ) -> None:
+        self.scheduler = scheduler
+        self.n_workers = 1 if scheduler is None and workers == 1 else (workers or default_workers())
+        self.connect_timeout = connect_timeout
+        self.client: Any = None
+        self._cluster: Any = None
+        self._warm: list[Any] = []
+
+    @property
+    def local(self) -> bool:
+        """Tasks run in this process (no pickling; opened models are shared)."""
+        return self.scheduler is None and self.n_workers <= 1
+
+    def __enter__(self) -> TaskRunner:
+        if self.local:
+            return self
+        import logging
+
+        from dask.distributed import Client, LocalCluster
+
+        from rooeft.infer.model import InferenceError
+
+        if self.scheduler is None:
+            self._cluster = LocalCluster(  # type: ignore[no-untyped-call]
+                n_workers=self.n_workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
+            self.client = Client(self._cluster)  # type: ignore[no-untyped-call]
+        else:
+            try:
+                self.client = Client(self.scheduler, timeout=self.connect_timeout)  # type: ignore[no-untyped-call]
+            except (OSError, TimeoutError):
+                raise InferenceError(
+                    f"cannot reach the Dask scheduler at {self.scheduler} within {self.connect_timeout:g} s; "
+                    "check the address, or run locally with --workers N"
+                ) from None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.client is not None:
+            self.client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+    def warm(self, func: Callable[[Any], Any], payload: Any) -> None:
+        """Start ``func(payload)`` on every worker without waiting (e.g. open the workspace and build
+        the likelihood, so that it overlaps with work in this process). No-op in-process."""
+        if self.local or self.client is None:
+            return
+        for addr in self.client.scheduler_info()["workers"]:
+            self._warm.append(self.client.submit(func, payload, workers=[addr], pure=False))
+
+    def run(
+        self,
+        func: Callable[[Any], list[R]],
+        payloads: Sequence[Any],
+        sizes: Sequence[int],
+        *,
+        progress: bool = False,
+        desc: str = "",
+    ) -> list[list[R]]:
+        """``func(payload)`` for every payload, results in payload order; ``sizes`` are item counts
+        for the progress bar."""
+        results: list[list[R] | None] = [None] * len(payloads)
+        bar = _progress(sum(sizes), progress, desc)
+        try:
+            if self.local:
+                for i, payload in enumerate(payloads):
+                    results[i] = func(payload)
+                    bar.update(sizes[i])
+            else:
+                from dask.distributed import as_completed as dask_completed
+
+                futures = [self.client.submit(func, p, pure=False) for p in payloads]
+                index = {f.key: i for i, f in enumerate(futures)}
+                for fut in dask_completed(futures):  # type: ignore[no-untyped-call]
+                    i = index[fut.key]
+                    results[i] = fut.result()
+                    bar.update(sizes[i])
+                for w in self._warm:  # surface a failed warm-up only if the tasks did not
+                    w.release()
+        finally:
+            bar.close()
+        return [r if r is not None else [] for r in results]
+
+
 def run_tasks(
     func: Callable[[Any], list[R]],
     payloads: Sequence[Any],
@@ -72,68 +173,9 @@ def run_tasks(
     desc: str = "",
     connect_timeout: float = 10.0,
 ) -> list[list[R]]:
-    """Run ``func(payload)`` for every payload; ``sizes`` are the item counts (for progress)."""
-    results: list[list[R] | None] = [None] * len(payloads)
-    bar = _progress(sum(sizes), progress, desc)
-    try:
-        if scheduler:
-            _run_dask(func, payloads, sizes, results, bar, address=scheduler, timeout=connect_timeout)
-        elif (workers or default_workers()) <= 1 or len(payloads) <= 1:
-            for i, payload in enumerate(payloads):
-                results[i] = func(payload)
-                bar.update(sizes[i])
-        else:
-            n = min(workers or default_workers(), len(payloads))
-            _run_dask(func, payloads, sizes, results, bar, n_workers=n)
-    finally:
-        bar.close()
-    return [r if r is not None else [] for r in results]
-
-
-def _run_dask(
-    func: Callable[[Any], list[R]],
-    payloads: Sequence[Any],
-    sizes: Sequence[int],
-    results: list[list[R] | None],
-    bar: Any,
-    *,
-    address: str | None = None,
-    n_workers: int = 1,
-    timeout: float = 10.0,
-) -> None:
-    import logging
-
-    from dask.distributed import Client, LocalCluster
-    from dask.distributed import as_completed as dask_completed
-
-    from rooeft.infer.model import InferenceError
-
-    cluster = None
-    try:
-        if address is None:
-            cluster = LocalCluster(  # type: ignore[no-untyped-call]
-                n_workers=n_workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-                silence_logs=logging.ERROR,
-            )
-            client = Client(cluster)  # type: ignore[no-untyped-call]
-        else:
-            try:
-                client = Client(address, timeout=timeout)  # type: ignore[no-untyped-call]
-            except (OSError, TimeoutError) as err:
-                raise InferenceError(
-                    f"cannot reach the Dask scheduler at {address} within {timeout:g} s ({type(err).__name__}); "
-                    "check the address, or run locally with --workers N"
-                ) from None
-        with client:
-            futures = [client.submit(func, p, pure=False) for p in payloads]
-            index = {f.key: i for i, f in enumerate(futures)}
-            for fut in dask_completed(futures):  # type: ignore[no-untyped-call]
-                i = index[fut.key]
-                results[i] = fut.result()
-                bar.update(sizes[i])
-    finally:
-        if cluster is not None:
-            cluster.close()
+    """Run ``func(payload)`` for every payload with a :class:`TaskRunner`; ``sizes`` are the item
+    counts (for progress). One payload, or ``workers=1`` without a scheduler: in this process."""
+    if scheduler is None and len(payloads) <= 1:
+        workers = 1
+    with TaskRunner(workers=workers, scheduler=scheduler, connect_timeout=connect_timeout) as runner:
+        return runner.run(func, payloads, sizes, progress=progress, desc=desc)

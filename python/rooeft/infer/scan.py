@@ -29,7 +29,7 @@ import numpy.typing as npt
 from rooeft.infer.fit import fit_spec
 from rooeft.infer.kernel import KernelNLL
 from rooeft.infer.model import DataSpec, InferenceError, Model, get_model
-from rooeft.infer.parallel import chunks, default_workers, run_tasks
+from rooeft.infer.parallel import TaskRunner, chunks
 
 __all__ = [
     "LEVELS_1D",
@@ -278,6 +278,13 @@ def _scan_task(payload: Mapping[str, Any]) -> list[tuple[dict[str, float], float
     return out
 
 
+def _warm_task(payload: Mapping[str, Any]) -> int:
+    """Open the workspace and build the likelihood in a worker (cached there for the scan)."""
+    model = get_model(payload["workspace"], engine=payload["engine"], threads=payload["threads"])
+    model.likelihood(payload["spec"])
+    return 0
+
+
 # ---------------------------------------------------------------- driver
 def scan_paths(
     pts: Sequence[Mapping[str, float]], pois: Sequence[str], bestfit: Mapping[str, float], n_paths: int
@@ -361,44 +368,43 @@ def _run_scan(
     fixed_others = (
         {} if profile_others else {p: asimov_values.get(p, model.nominal[p]) for p in model.pois if p not in pois}
     )
-    best = fit_spec(
-        model, spec, fixed=fixed_others, hesse=False, strategy=strategy, tolerance=tolerance, max_calls=max_calls
-    )
-    start = {n: p.value for n, p in best.parameters.items()}
-    if len(grids) == 1:
-        pts = [{pois[0]: float(v)} for v in grids[0]]
-    else:
-        pts = [{pois[0]: float(a), pois[1]: float(b)} for b in grids[1] for a in grids[0]]
-    n_workers = 1 if scheduler is None and workers == 1 else (workers or default_workers())
-    parallel = scheduler is not None or n_workers > 1
-    # 1D: the two paths away from the best fit; 2D: a serpentine walk cut into 2 pieces per worker
-    n_paths = (2 * n_workers if len(pois) == 2 else max(2, n_workers)) if parallel else 1
-    paths = scan_paths(pts, pois, {p: start[p] for p in pois}, n_paths)
-    payloads = [
-        {
+    with TaskRunner(workers=workers, scheduler=scheduler) as runner:
+        parallel = not runner.local
+        shared: dict[str, Any] = {
             "workspace": str(model.path) if parallel else model,
             "engine": model.engine,
-            "threads": 1 if parallel else model.threads,
             "spec": spec,
-            "fixed": fixed_others,
-            "start": start,
-            "points": path,
-            "strategy": point_strategy,
-            "tolerance": tolerance,
-            "max_calls": max_calls,
-            "extend": extend_ranges,
+            "threads": 1 if parallel else model.threads,
         }
-        for path in paths
-    ]
-    raw = run_tasks(
-        _scan_task,
-        payloads,
-        [len(p) for p in paths],
-        workers=n_workers,
-        scheduler=scheduler,
-        progress=progress,
-        desc=f"scan {'/'.join(pois)}",
-    )
+        # the workers open the workspace and build their likelihood while this process fits
+        runner.warm(_warm_task, shared)
+        best = fit_spec(
+            model, spec, fixed=fixed_others, hesse=False, strategy=strategy, tolerance=tolerance, max_calls=max_calls
+        )
+        start = {n: p.value for n, p in best.parameters.items()}
+        if len(grids) == 1:
+            pts = [{pois[0]: float(v)} for v in grids[0]]
+        else:
+            pts = [{pois[0]: float(a), pois[1]: float(b)} for b in grids[1] for a in grids[0]]
+        # 1D: the two paths away from the best fit; 2D: a serpentine walk cut into 2 pieces per worker
+        n_paths = (2 * runner.n_workers if len(pois) == 2 else max(2, runner.n_workers)) if parallel else 1
+        paths = scan_paths(pts, pois, {p: start[p] for p in pois}, n_paths)
+        payloads = [
+            {
+                **shared,
+                "fixed": fixed_others,
+                "start": start,
+                "points": path,
+                "strategy": point_strategy,
+                "tolerance": tolerance,
+                "max_calls": max_calls,
+                "extend": extend_ranges,
+            }
+            for path in paths
+        ]
+        raw = runner.run(
+            _scan_task, payloads, [len(p) for p in paths], progress=progress, desc=f"scan {'/'.join(pois)}"
+        )
     flat = [r for chunk in raw for r in chunk]
     # report in grid order (the paths visit the points in another order)
     key = {tuple(p[q] for q in pois): i for i, p in enumerate(pts)}
