@@ -392,3 +392,21 @@ def test_normalisation_sample_integrates_the_learned_ratio_exactly(ROOT: Any, tw
         assert np.average(vals, weights=w) == pytest.approx(1.0, rel=1e-6)
     with pytest.raises(Exception, match="input values for"):
         m.pdf.setNormalisationSample(ROOT.std.vector["float"]([1.0, 2.0]), ROOT.std.vector["double"]([1.0]))
+
+
+def test_generation_is_refused_with_a_clear_error(ROOT: Any, two_proc_path: Path) -> None:
+    """RooFit's generate() (and any client's toy generator) gets a std::logic_error naming the way
+    to make pseudo-data, instead of running TFoam on a density ratio (which crashed)."""
+    m = TwoProc(ROOT, two_proc_path)
+    with pytest.raises(Exception, match="cannot generate events: the pdf is a per-event ratio"):
+        m.pdf.generate(ROOT.RooArgSet(m.x), 10)
+
+
+def test_model_size_ceiling(ROOT: Any, tmp_path: Path) -> None:
+    """A model beyond the documented ceiling (1000 inputs) is refused when its metadata is read."""
+    from rooeft.onnx_toys import build_mlp_model
+
+    path = build_mlp_model(tmp_path / "wide.onnx", 1001, 1)
+    x = ROOT.RooRealVar("x", "x", 0, -1, 1)
+    with pytest.raises(Exception, match=r"1001 inputs and 1 outputs; at most 1000 inputs"):
+        ROOT.RooEFTUnbinnedPdf("p", "p", str(path), ROOT.RooArgList(x), ROOT.RooArgList(), ROOT.RooArgList())

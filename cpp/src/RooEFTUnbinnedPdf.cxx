@@ -107,6 +107,11 @@ const RooEFTUnbinnedPdf::Layout &RooEFTUnbinnedPdf::layout() const
    if (_layout)
       return *_layout;
    const auto &s = session();
+   if (s.nInputs() > kMaxObservables || s.nOutputs() > kMaxOutputs)
+      throw std::invalid_argument(pdfName(this) + "the model has " + std::to_string(s.nInputs()) + " inputs and " +
+                                  std::to_string(s.nOutputs()) + " outputs; at most " +
+                                  std::to_string(kMaxObservables) + " inputs and " + std::to_string(kMaxOutputs) +
+                                  " outputs are supported");
    auto L = std::make_shared<Layout>();
    if (s.metadata("rooeft.convention") != "1")
       throw std::invalid_argument(pdfName(this) + "the ONNX model has no 'rooeft.convention' = \"1\" metadata: it "
@@ -681,6 +686,14 @@ std::size_t RooEFTUnbinnedPdf::cachedEvents() const
    for (const auto &e : _caches->batch)
       n += e.n;
    return n;
+}
+
+Int_t RooEFTUnbinnedPdf::getGenerator(const RooArgSet &, RooArgSet &, bool) const
+{
+   throw std::logic_error(pdfName(this) +
+                          "cannot generate events: the pdf is a per-event ratio to the simulation's SM density, "
+                          "which it does not hold. Generate pseudo-data by resampling the simulation: `rooeft toys`, "
+                          "or the workspace's sim_<channel> dataset weighted by Σ_t m_t(θ) w_t");
 }
 
 std::unique_ptr<RooAbsReal> RooEFTUnbinnedPdf::createExpectedEventsFunc(const RooArgSet *) const

@@ -123,6 +123,15 @@ public:
    using RooAbsPdf::expectedEvents;
    /// The expected-events function used by RooFit's vectorised (cpu) backend.
    std::unique_ptr<RooAbsReal> createExpectedEventsFunc(const RooArgSet *nset) const override;
+   /// Event generation is not implemented: the pdf is a density *ratio* to the simulation's SM
+   /// density, which it does not hold. Throws std::logic_error with a clear message instead of
+   /// letting RooFit's accept-reject generator (TFoam) run on it; pseudo-data come from resampling
+   /// the simulation (`rooeft toys`, dataset `sim_<channel>`).
+   Int_t getGenerator(const RooArgSet &directVars, RooArgSet &generateVars, bool staticInitOK = true) const override;
+
+   /// Ceilings checked when the model's metadata is read, before any RooFit object is made.
+   static constexpr std::size_t kMaxObservables = 1000;
+   static constexpr std::size_t kMaxOutputs = 100000;
    Int_t getAnalyticalIntegral(RooArgSet &allVars, RooArgSet &analVars, const char *rangeName = nullptr) const override;
    double analyticalIntegral(Int_t code, const char *rangeName = nullptr) const override;
 

@@ -29,7 +29,7 @@ import numpy.typing as npt
 from rooeft.infer.fit import fit_spec
 from rooeft.infer.kernel import KernelNLL
 from rooeft.infer.model import DataSpec, InferenceError, Model, get_model
-from rooeft.infer.parallel import TaskRunner, chunks
+from rooeft.infer.parallel import TaskRunner, chunks, default_workers
 
 __all__ = [
     "LEVELS_1D",
@@ -42,6 +42,10 @@ __all__ = [
     "scan2d",
     "scan_paths",
 ]
+
+#: scans with at least this many points default to Dask workers (all CPUs); shorter ones run in
+#: this process with all cores inside each likelihood evaluation (see benchmarks/RESULTS_scale.md)
+AUTO_WORKERS_MIN_POINTS = 400
 
 #: thresholds of 2ΔNLL for 68% and 95% CL with one and two parameters
 LEVELS_1D = {"68": 1.0, "95": 3.84}
@@ -368,6 +372,15 @@ def _run_scan(
     fixed_others = (
         {} if profile_others else {p: asimov_values.get(p, model.nominal[p]) for p in model.pois if p not in pois}
     )
+    if len(grids) == 1:
+        pts = [{pois[0]: float(v)} for v in grids[0]]
+    else:
+        pts = [{pois[0]: float(a), pois[1]: float(b)} for b in grids[1] for a in grids[0]]
+    if workers is None and scheduler is None:
+        # both cores inside each evaluation scale almost perfectly and cost no start-up; worker
+        # processes (a few seconds each to open the workspace and run the network) pay off only
+        # for long scans
+        workers = 1 if len(pts) < AUTO_WORKERS_MIN_POINTS else default_workers()
     with TaskRunner(workers=workers, scheduler=scheduler) as runner:
         parallel = not runner.local
         shared: dict[str, Any] = {
@@ -382,10 +395,6 @@ def _run_scan(
             model, spec, fixed=fixed_others, hesse=False, strategy=strategy, tolerance=tolerance, max_calls=max_calls
         )
         start = {n: p.value for n, p in best.parameters.items()}
-        if len(grids) == 1:
-            pts = [{pois[0]: float(v)} for v in grids[0]]
-        else:
-            pts = [{pois[0]: float(a), pois[1]: float(b)} for b in grids[1] for a in grids[0]]
         # 1D: the two paths away from the best fit; 2D: a serpentine walk cut into 2 pieces per worker
         n_paths = (2 * runner.n_workers if len(pois) == 2 else max(2, runner.n_workers)) if parallel else 1
         paths = scan_paths(pts, pois, {p: start[p] for p in pois}, n_paths)
@@ -443,11 +452,12 @@ def scan1d(
     """Profile-likelihood scan of one POI on ``points`` equidistant values of ``range`` (default:
     the POI's range in the workspace), with 68/95% CL intervals.
 
-    ``workers`` local Dask worker processes (default: all CPUs; ``1`` = in this process, using
-    all cores inside each likelihood evaluation) or a Dask ``scheduler`` address run the points
-    in parallel. Points are visited along paths with warm starts (see :func:`scan_paths`): the
-    best fit uses ``strategy``, the scan points ``point_strategy`` (default 0; the retry ladder
-    escalates to strategy 2 where a point fails). ``engine``: ``"auto"`` (closed-form kernel with
+    ``workers`` local Dask worker processes (``1`` = in this process, using all cores inside each
+    likelihood evaluation; default: in this process below :data:`AUTO_WORKERS_MIN_POINTS` points,
+    all CPUs above) or a Dask ``scheduler`` address run the points in parallel. Points are
+    visited along paths with warm starts (see :func:`scan_paths`): the best fit uses
+    ``strategy``, the scan points ``point_strategy`` (default 0; the retry ladder escalates to
+    strategy 2 where a point fails). ``engine``: ``"auto"`` (closed-form kernel with
     exact gradients, RooFit where unsupported), ``"kernel"`` or ``"roofit"``.
     """
     model = get_model(workspace, engine=engine)
