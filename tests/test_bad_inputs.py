@@ -794,3 +794,36 @@ def test_interrupted_generate_does_not_block_a_rerun(tmp_path: Path) -> None:
     assert proc.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
     assert not [p.name for p in out.iterdir()], "an interrupted generate left files behind"
+
+
+def test_scan_with_failing_points_exits_3_end_to_end(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """End to end through a real likelihood: a linear-only ratio R = 1 + c·x turns negative for
+    part of the scan range (a hand-built workspace, so the build-time checks cannot refuse it).
+    Those points fail, the scan writes its result, exits 3 and names the failed points."""
+    import rooeft
+
+    from test_infer_workspaces import _finish, _ws_common
+
+    ROOT = rooeft.load_library()
+    model = build_columns_model(
+        tmp_path / "lin.onnx", [("lin:sig:c", "poly", [0.0, 1.0])], coefficients=["c"], nominal_rates={"sig": 400.0}
+    )
+    keep = _ws_common(ROOT, {"c": (-3.0, 3.0)}, [])
+    x = ROOT.RooRealVar("x", "x", 0.0, -8.0, 8.0)
+    pdf = ROOT.RooEFTUnbinnedPdf(
+        "pdf_unb", "", str(model), ROOT.RooArgList(x), ROOT.RooArgList(keep["pois"]["c"]), ROOT.RooArgList()
+    )
+    keep["cat"].defineType("unb", 0)
+    xs = np.random.default_rng(3).normal(size=400)
+    meta = {"version": 1, "coefficients": ["c"], "channels": [{"name": "unb", "kind": "unbinned"}]}
+    ws = _finish(ROOT, tmp_path / "ws.root", keep, [("unb", pdf, x)], {"unb": ({"x": xs}, np.ones(xs.size))}, {}, meta)
+    before = hashlib.sha256(ws.read_bytes()).hexdigest()
+    out = tmp_path / "scan.json"
+    rc = main(["scan", str(ws), "--poi", "c", "--points", "5", "--range=-0.2:2", "--workers", "1", "-o", str(out)])
+    err = capfd.readouterr().err
+    assert rc == 3, err
+    assert "scan points failed" in err and "c=2 (status" in err and "Traceback" not in err
+    points = json.loads(out.read_text())["points"]
+    ok = [p["status"] == 0 for p in points]
+    assert ok[0] and not ok[3] and not ok[4]  # R < 0 for x < -1/c: many events at c = 1.45 and 2
+    assert hashlib.sha256(ws.read_bytes()).hexdigest() == before

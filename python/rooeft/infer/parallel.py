@@ -136,9 +136,11 @@ class TaskRunner:
         *,
         progress: bool = False,
         desc: str = "",
+        pin: bool = False,
     ) -> list[list[R]]:
         """``func(payload)`` for every payload, results in payload order; ``sizes`` are item counts
-        for the progress bar."""
+        for the progress bar. ``pin``: payload i goes to worker i mod N (balanced long tasks, e.g.
+        one scan path per worker) instead of Dask's placement."""
         results: list[list[R] | None] = [None] * len(payloads)
         bar = _progress(sum(sizes), progress, desc)
         try:
@@ -149,7 +151,11 @@ class TaskRunner:
             else:
                 from dask.distributed import as_completed as dask_completed
 
-                futures = [self.client.submit(func, p, pure=False) for p in payloads]
+                addrs = sorted(self.client.scheduler_info()["workers"]) if pin else []
+                futures = [
+                    self.client.submit(func, p, pure=False, workers=[addrs[i % len(addrs)]] if addrs else None)
+                    for i, p in enumerate(payloads)
+                ]
                 index = {f.key: i for i, f in enumerate(futures)}
                 for fut in dask_completed(futures):  # type: ignore[no-untyped-call]
                     i = index[fut.key]

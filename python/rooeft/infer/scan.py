@@ -252,15 +252,17 @@ def _scan_task(payload: Mapping[str, Any]) -> list[tuple[dict[str, float], float
 
     The first point starts from the best fit; every further point starts from the fitted values
     of the previous one (a warm start: neighbouring points have nearby nuisance values), and with
-    the kernel engine Migrad's seed curvature is the Hessian computed once at the path's first
-    point, so a path costs far fewer likelihood calls than restarting each point from scratch.
+    the kernel engine Migrad's seed curvature is the Hessian computed once at the best fit (or at
+    the path's first point), so a path costs far fewer likelihood calls than restarting each point
+    from scratch.
     """
     model = get_model(payload["workspace"], engine=payload["engine"], threads=payload["threads"])
     spec: DataSpec = payload["spec"]
     nll = model.likelihood(spec)
     out = []
     start = dict(payload["start"])
-    seed = None  # kernel engine: the Hessian at the path's first point seeds Migrad at the others
+    # kernel engine: a Hessian seeds Migrad at every point (the best fit's, else the path's first)
+    seed = payload.get("seed_hessian")
     for point in payload["points"]:
         fixed = {**payload["fixed"], **point}
         floating = [n for n in [*model.pois, *model.nuisances] if n not in fixed]
@@ -395,8 +397,11 @@ def _run_scan(
             model, spec, fixed=fixed_others, hesse=False, strategy=strategy, tolerance=tolerance, max_calls=max_calls
         )
         start = {n: p.value for n, p in best.parameters.items()}
-        # 1D: the two paths away from the best fit; 2D: a serpentine walk cut into 2 pieces per worker
-        n_paths = (2 * runner.n_workers if len(pois) == 2 else max(2, runner.n_workers)) if parallel else 1
+        nll = model.likelihood(spec)
+        if isinstance(nll, KernelNLL) and best.status == 0:
+            shared["seed_hessian"] = nll.hessian(start, {n: 1e-3 * s for n, s in model._steps(nll.names).items()})
+        # 1D: the two paths away from the best fit; 2D: a serpentine walk cut into one piece per worker
+        n_paths = max(2, runner.n_workers) if len(pois) == 1 else runner.n_workers
         paths = scan_paths(pts, pois, {p: start[p] for p in pois}, n_paths)
         payloads = [
             {
@@ -412,7 +417,12 @@ def _run_scan(
             for path in paths
         ]
         raw = runner.run(
-            _scan_task, payloads, [len(p) for p in paths], progress=progress, desc=f"scan {'/'.join(pois)}"
+            _scan_task,
+            payloads,
+            [len(p) for p in paths],
+            progress=progress,
+            desc=f"scan {'/'.join(pois)}",
+            pin=True,  # one path per worker: Dask's placement can queue two paths on one worker
         )
     flat = [r for chunk in raw for r in chunk]
     # report in grid order (the paths visit the points in another order)
