@@ -591,10 +591,11 @@ class Model:
         fixed = {k: v for k, v in start.items() if k not in set(floating)}
         self.set_values(start, extend=extend)
         runner: _Runner = _KernelRunner(self, nll) if isinstance(nll, KernelNLL) else _RooFitRunner(self, nll)
-        if not floating:
+        if not floating:  # nothing to minimise: evaluate (a non-finite NLL is a failed point, status -1)
             val = runner.value()
-            att = FitAttempt("evaluate", strategy, 0, -1, val, 1)
-            return Minimum(0, -1, val, 0.0, (att,), self.values(), calls=1)
+            status = 0 if math.isfinite(val) else -1
+            att = FitAttempt("evaluate", strategy, status, -1, val, 1)
+            return Minimum(status, -1, val, 0.0, (att,), self.values(), calls=1)
 
         plan = [
             ("migrad", strategy, "continue"),
