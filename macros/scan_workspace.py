@@ -14,8 +14,10 @@ What it does (the workspace convention: ``w``, ``ModelConfig``, ``data_obs``):
    GlobalObservables=...)``);
 2. the best fit with every parameter of interest and nuisance floating (Minuit2 Migrad,
    strategy 1, retried with strategy 2 if it fails);
-3. at each scan point the scanned parameter is fixed and all others float (profile scan), each
-   fit starting from the best fit;
+3. at each scan point the scanned parameter is fixed and all others float (profile scan); the
+   points are visited outwards from the best fit, each fit starting from its neighbour's
+   solution (restarting every point from the best fit can land in another local minimum of a
+   quadratic EFT likelihood);
 4. prints ``2*deltaNLL`` per point (deltaNLL relative to the lowest NLL found) and the 68% / 95%
    CL intervals where ``2*deltaNLL < 1 / 3.84``. Crossings come from a cubic through the four
    neighbouring scan points; an interval reaching the end of the scan is marked ``(scan edge)``.
@@ -153,15 +155,22 @@ def main():
     if lo < poi.getMin() or hi > poi.getMax():  # ROOT 6.40 throws on setVal outside the range
         poi.setRange(min(lo, poi.getMin()), max(hi, poi.getMax()))
     xs = [lo + (hi - lo) * i / (args.points - 1) for i in range(args.points)]
-    results = []
+    # walk outwards from the best fit, each point starting from its neighbour's solution (a
+    # restart from the best fit can end in another local minimum of a quadratic EFT likelihood)
+    k = min(range(len(xs)), key=lambda i: abs(xs[i] - best[args.poi]))
+    found = {}
     poi.setConstant(True)
-    for x in xs:
+    for path in (xs[k:], xs[:k][::-1]):
         for p in params:
             p.setVal(best[p.GetName()])
-        poi.setVal(x)
-        st, val = minimize(nll)
-        results.append((x, val, st))
+        for x in path:
+            poi.setVal(x)
+            found[x] = minimize(nll)
+            if found[x][0] != 0:  # a failed point must not seed the next one
+                for p in params:
+                    p.setVal(best[p.GetName()])
     poi.setConstant(False)
+    results = [(x, found[x][1], found[x][0]) for x in xs]
 
     good = [v for _, v, st in results if st == 0 and math.isfinite(v)]
     nll_min = min([best_nll, *good]) if status == 0 else min(good)

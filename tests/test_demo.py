@@ -46,4 +46,8 @@ def test_demo_quick_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 
 def test_demo_missing_inputs_are_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo", "--quick", "--data-dir", str(tmp_path / "nowhere"), "-o", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err
+    assert "--data-dir" in err and "nowhere is not a directory" in err
+    (tmp_path / "empty").mkdir()
+    assert main(["demo", "--quick", "--data-dir", str(tmp_path / "empty"), "-o", str(tmp_path / "o")]) == 1
     assert "zh_signal.root" in capsys.readouterr().err
