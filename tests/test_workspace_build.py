@@ -416,6 +416,35 @@ def test_nll_constraints_counted_once(ws: Any) -> None:
     assert f1 - f0 == pytest.approx((c1 - c0) + (k1 - k0), abs=1e-4)
 
 
+def test_constraints_are_untruncated_gaussians(ws: Any) -> None:
+    """Combine's convention: -ln of each normalised constraint term is (ν - g)²/2σ² + ln(σ√2π) for
+    every allowed ν, with no truncation term from the global observable's range (which extends 10σ
+    beyond the nuisance's range)."""
+    import math
+
+    import rooeft
+
+    ROOT = rooeft.load_library()
+    mc = ws.obj("ModelConfig")
+    for v in mc.GetNuisanceParameters():
+        n = v.GetName()
+        if n == "mu_bkg":
+            continue
+        sig, glob, pdf = _sigma(ws, n), ws.var(f"{n}_In"), ws.pdf(f"{n}_Pdf")
+        assert glob.getMin() <= v.getMin() - 10 * sig and glob.getMax() >= v.getMax() + 10 * sig
+        nset = ROOT.RooArgSet(glob)
+        saved = v.getVal()
+        try:
+            for frac in (0.0, 0.8, -0.95):  # up to the edge of the nuisance's range
+                x = glob.getVal() + frac * (v.getMax() - glob.getVal() if frac > 0 else glob.getVal() - v.getMin())
+                v.setVal(x)
+                z = (x - glob.getVal()) / sig
+                expected = 0.5 * z * z + math.log(sig * math.sqrt(2 * math.pi))
+                assert -math.log(pdf.getVal(nset)) == pytest.approx(expected, rel=1e-12, abs=1e-12), (n, x)
+        finally:
+            v.setVal(saved)
+
+
 def _sigma(ws: Any, name: str) -> float:
     s = ws.obj(f"{name}_Sigma")
     return float(s.getVal()) if s else 1.0

@@ -46,6 +46,10 @@ __all__ = ["WORKSPACE_CONVENTION", "BuildError", "BuildResult", "ChannelSummary"
 
 WORKSPACE_CONVENTION = 1
 NUISANCE_RANGE = (-5.0, 5.0)
+#: the global observable of a constraint extends this many σ beyond its nuisance's range, so that
+#: RooFit's normalisation of the Gaussian over that range is 1 to double precision for every
+#: allowed nuisance value: the constraint is the untruncated Gaussian of Combine's convention
+GLOBAL_MARGIN_SIGMAS = 10.0
 F64 = npt.NDArray[np.float64]
 
 
@@ -434,7 +438,8 @@ class _Builder:
         if name in self.nuisances:
             return self.nuisances[name]
         nu = self.own(R.RooRealVar(name, name, nominal, lo, hi))
-        glob = self.own(R.RooRealVar(f"{name}_In", f"{name}_In", nominal, lo, hi))
+        margin = GLOBAL_MARGIN_SIGMAS * sigma
+        glob = self.own(R.RooRealVar(f"{name}_In", f"{name}_In", nominal, lo - margin, hi + margin))
         glob.setConstant(True)
         width = (
             self.own(R.RooConstVar(f"{name}_Sigma", f"{name}_Sigma", sigma)) if sigma != 1.0 else R.RooFit.RooConst(1.0)
