@@ -37,7 +37,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from rooeft.infer.kernel import KernelNLL, KernelUnsupported, MinuitRun, run_minuit
+from rooeft.infer.kernel import KernelNLL, KernelUnsupported
+from rooeft.infer.runners import KernelRunner, RooFitRunner, Runner
 from rooeft.terms import quadratic_pairs
 
 __all__ = [
@@ -590,7 +591,7 @@ class Model:
         self._configure(floating)
         fixed = {k: v for k, v in start.items() if k not in set(floating)}
         self.set_values(start, extend=extend)
-        runner: _Runner = _KernelRunner(self, nll) if isinstance(nll, KernelNLL) else _RooFitRunner(self, nll)
+        runner: Runner = KernelRunner(self, nll) if isinstance(nll, KernelNLL) else RooFitRunner(self, nll)
         if not floating:  # nothing to minimise: evaluate (a non-finite NLL is a failed point, status -1)
             val = runner.value()
             status = 0 if math.isfinite(val) else -1
@@ -660,197 +661,6 @@ class Model:
             handle.fill_errors(result, list(minos))
             self.set_values(snap, extend=True)
         return result
-
-
-class _Handle:
-    """One finished minimisation attempt of a runner."""
-
-    status: int
-    nll: float
-    edm: float
-    calls: int
-
-    def hesse(self) -> int:  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def minos(self, names: Sequence[str]) -> int:  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def fill_errors(self, result: Minimum, minos: Sequence[str]) -> None:  # pragma: no cover - interface
-        raise NotImplementedError
-
-
-class _Runner:
-    """Runs minimisation attempts of one likelihood; parameters live in the model's variables."""
-
-    def value(self) -> float:  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def run(
-        self,
-        floating: Sequence[str],
-        steps: Mapping[str, float],
-        *,
-        strategy: int,
-        tolerance: float,
-        max_calls: int | None,
-        simplex_first: bool,
-        seed_hessian: npt.NDArray[np.float64] | None = None,
-    ) -> _Handle:  # pragma: no cover - interface
-        raise NotImplementedError
-
-
-class _RooFitHandle(_Handle):
-    def __init__(self, model: Model, m: Any, status: int, nll: float, calls: int) -> None:
-        self.model, self.m, self.status, self.nll, self.edm, self.calls = model, m, status, nll, float("nan"), calls
-
-    def hesse(self) -> int:
-        self.m.hesse()
-        return int(self.m.save().covQual())
-
-    def minos(self, names: Sequence[str]) -> int:
-        return int(self.m.minos(self.model.ROOT.RooArgSet(*[self.model.var(p) for p in names])))
-
-    def fill_errors(self, result: Minimum, minos: Sequence[str]) -> None:
-        r = self.m.save()
-        result.cov_quality = int(r.covQual())
-        result.edm = float(r.edm())
-        pars = r.floatParsFinal()
-        names = _names(pars)
-        corr = r.correlationMatrix()
-        result.correlation_names = tuple(names)
-        result.correlation = tuple(tuple(float(corr(i, j)) for j in range(len(names))) for i in range(len(names)))
-        for n in names:
-            p = pars.find(n)
-            err = float(p.getError())
-            result.errors[n] = err
-            if n in minos and p.hasAsymError():
-                result.errors_lo[n] = float(p.getAsymErrorLo())
-                result.errors_hi[n] = float(p.getAsymErrorHi())
-            else:
-                result.errors_lo[n], result.errors_hi[n] = -err, err
-
-
-class _RooFitRunner(_Runner):
-    """RooMinimizer on RooFit's NLL (created with ``Offset("initial")``; numerical gradients)."""
-
-    def __init__(self, model: Model, nll: Any) -> None:
-        self.model, self.nll = model, nll
-
-    def value(self) -> float:
-        return float(self.nll.getVal())
-
-    def run(
-        self,
-        floating: Sequence[str],
-        steps: Mapping[str, float],
-        *,
-        strategy: int,
-        tolerance: float,
-        max_calls: int | None,
-        simplex_first: bool,
-        seed_hessian: npt.NDArray[np.float64] | None = None,
-    ) -> _Handle:
-        for n in floating:
-            self.model.var(n).setError(steps[n])
-        m = self.model.ROOT.RooMinimizer(self.nll)
-        m.setPrintLevel(-1)
-        m.setPrintEvalErrors(-1)
-        m.setStrategy(strategy)
-        m.setEps(tolerance)
-        if max_calls is not None:
-            m.setMaxFunctionCalls(int(max_calls))
-            m.setMaxIterations(int(max_calls))
-        if simplex_first:
-            m.minimize("Minuit2", "Simplex")
-        status = int(m.minimize("Minuit2", "Migrad"))
-        calls = int(m.evalCounter())
-        return _RooFitHandle(self.model, m, status, self.value(), calls)
-
-
-class _KernelHandle(_Handle):
-    def __init__(self, model: Model, run: MinuitRun, floating: Sequence[str], knll: KernelNLL | None = None) -> None:
-        self.model, self.run, self.floating, self.knll = model, run, list(floating), knll
-        self.status, self.nll, self.edm, self.calls = run.status, run.nll, run.edm, run.calls
-
-    def hesse(self) -> int:
-        before = self.run_calls()
-        q = self.run.hesse()
-        self.calls += self.run_calls() - before
-        return q
-
-    def run_calls(self) -> int:
-        """Kernel evaluations so far (Hessian passes included)."""
-        return int(self.run.fcn.passes()) if self.knll is None else self.knll.calls
-
-    def minos(self, names: Sequence[str]) -> int:
-        self.asym: dict[str, tuple[float, float]] = {}
-        status = 0
-        index = {n: i for i, n in enumerate(self.run.values)}
-        for n in names:
-            lo, hi, ok = self.run.minos(index[n])
-            if ok:
-                self.asym[n] = (lo, hi)
-            else:
-                status = 1
-        return status
-
-    def fill_errors(self, result: Minimum, minos: Sequence[str]) -> None:
-        names = list(self.run.values)
-        errs = self.run.errors(names)
-        cov = self.run.covariance(len(names))
-        result.cov_quality = int(self.run.minimizer.CovMatrixStatus())
-        idx = [names.index(n) for n in names if n in self.floating]
-        fl = [names[i] for i in idx]
-        sub = cov[np.ix_(idx, idx)]
-        d = np.sqrt(np.clip(np.diag(sub), 0.0, None))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            corr = sub / np.outer(d, d)
-        result.correlation_names = tuple(fl)
-        result.correlation = tuple(tuple(float(v) for v in row) for row in corr)
-        asym = getattr(self, "asym", {})
-        for n in fl:
-            err = errs[n]
-            result.errors[n] = err
-            if n in minos and n in asym:
-                result.errors_lo[n], result.errors_hi[n] = asym[n]
-            else:
-                result.errors_lo[n], result.errors_hi[n] = -err, err
-
-
-class _KernelRunner(_Runner):
-    """Minuit2 with the kernel's exact gradient (offset at each attempt's start)."""
-
-    def __init__(self, model: Model, knll: KernelNLL) -> None:
-        self.model, self.knll = model, knll
-
-    def value(self) -> float:
-        return self.knll.value({})
-
-    def run(
-        self,
-        floating: Sequence[str],
-        steps: Mapping[str, float],
-        *,
-        strategy: int,
-        tolerance: float,
-        max_calls: int | None,
-        simplex_first: bool,
-        seed_hessian: npt.NDArray[np.float64] | None = None,
-    ) -> _Handle:
-        run = run_minuit(
-            self.knll,
-            floating,
-            self.model.values(self.knll.names),
-            steps,
-            strategy=strategy,
-            tolerance=tolerance,
-            max_calls=max_calls,
-            simplex_first=simplex_first,
-            seed_hessian=seed_hessian,
-        )
-        self.model.set_values({n: run.values[n] for n in floating}, extend=True)
-        return _KernelHandle(self.model, run, floating, self.knll)
 
 
 _MODELS: dict[tuple[str, int, int, str, int | None], Model] = {}
