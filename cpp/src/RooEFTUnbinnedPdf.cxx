@@ -10,6 +10,7 @@
 #include <RooArgSet.h>
 #include <RooFit/EvalContext.h>
 #include <RooMsgService.h>
+#include <RooRandom.h>
 #include <RooRealVar.h>
 
 #include <algorithm>
@@ -63,7 +64,7 @@ RooEFTUnbinnedPdf::RooEFTUnbinnedPdf(const RooEFTUnbinnedPdf &other, const char 
      _nuShape("nuShape", this, other._nuShape), _nuNorm("nuNorm", this, other._nuNorm),
      _rates("rates", this, other._rates), _modelBytes(other._modelBytes), _ym(other._ym), _learnedNorm(other._learnedNorm),
      _learnedKappaUp(other._learnedKappaUp), _learnedKappaDown(other._learnedKappaDown),
-     _normCols(other._normCols), _normWeights(other._normWeights), _session(other._session), _layout(other._layout), _caches(other._caches), _nCalls(other._nCalls)
+     _normCols(other._normCols), _normWeights(other._normWeights), _normInputs(other._normInputs), _session(other._session), _layout(other._layout), _caches(other._caches), _nCalls(other._nCalls)
 {
 }
 
@@ -363,6 +364,7 @@ void RooEFTUnbinnedPdf::setNormalisationSample(const std::vector<float> &inputs,
    if (inputs.empty() && weights.empty()) {
       _normCols.clear();
       _normWeights.clear();
+      _normInputs.clear();
       setValueDirty();
       return;
    }
@@ -386,6 +388,7 @@ void RooEFTUnbinnedPdf::setNormalisationSample(const std::vector<float> &inputs,
    _normCols.assign(n * L.rowWidth, 0.0f);
    fillColumns(net.data(), n, _normCols.data());
    _normWeights = weights;
+   _normInputs = inputs;
    for (std::size_t i = 0; i < n; ++i) {
       if (std::isnan(_normCols[i])) { // an event with non-finite network outputs: left out
          _normWeights[i] = 0.0;
@@ -401,7 +404,7 @@ void RooEFTUnbinnedPdf::setNormalisationSample(const std::vector<float> &inputs,
    setValueDirty();
 }
 
-double RooEFTUnbinnedPdf::sampleIntegral() const
+void RooEFTUnbinnedPdf::sampleTerms(std::vector<double> &terms) const
 {
    const Layout &L = layout();
    const std::size_t n = _normWeights.size();
@@ -411,17 +414,41 @@ double RooEFTUnbinnedPdf::sampleIntegral() const
       nu[k] = static_cast<const RooAbsReal &>(_nuShape[k]).getVal();
    systematicCoefficients(nu.data(), sysCoef);
    constexpr std::size_t kBlock = 2048;
-   std::vector<double> out(kBlock), tmp(kBlock), ex(kBlock);
+   std::vector<double> tmp(kBlock), ex(kBlock);
    std::vector<const float *> cols(L.rowWidth);
-   double sum = 0.0;
+   terms.resize(n);
    for (std::size_t first = 0; first < n; first += kBlock) {
       const std::size_t m = std::min(kBlock, n - first);
       for (std::size_t j = 0; j < cols.size(); ++j)
          cols[j] = _normCols.data() + j * n + first;
       RooEFT::Math::ratioBatch(cols.data(), m, L.processes.size(), L.procT.data(), L.procK.data(), coef.data(),
-                               sysCoef.data(), out.data(), tmp.data(), ex.data());
+                               sysCoef.data(), terms.data() + first, tmp.data(), ex.data());
       for (std::size_t i = 0; i < m; ++i)
-         sum += _normWeights[first + i] * out[i];
+         terms[first + i] *= _normWeights[first + i];
+   }
+}
+
+double RooEFTUnbinnedPdf::sampleIntegral(const char *rangeName) const
+{
+   std::vector<double> terms;
+   sampleTerms(terms);
+   const std::size_t d = _obs.size();
+   std::vector<double> lo(d), hi(d);
+   const bool ranged = rangeName && *rangeName;
+   for (std::size_t k = 0; ranged && k < d; ++k) {
+      const auto &v = static_cast<const RooRealVar &>(_obs[k]);
+      lo[k] = v.getMin(rangeName);
+      hi[k] = v.getMax(rangeName);
+   }
+   double sum = 0.0;
+   for (std::size_t j = 0; j < terms.size(); ++j) {
+      bool in = true;
+      for (std::size_t k = 0; ranged && in && k < d; ++k) {
+         const double x = _normInputs[j * d + k];
+         in = x >= lo[k] && x <= hi[k];
+      }
+      if (in)
+         sum += terms[j];
    }
    return sum;
 }
@@ -473,16 +500,23 @@ double RooEFTUnbinnedPdf::expectedYield() const
 
 double RooEFTUnbinnedPdf::expectedEvents(const RooArgSet * /*nset*/) const { return expectedYield(); }
 
-Int_t RooEFTUnbinnedPdf::getAnalyticalIntegral(RooArgSet &allVars, RooArgSet &analVars, const char *) const
+Int_t RooEFTUnbinnedPdf::getAnalyticalIntegral(RooArgSet &allVars, RooArgSet &analVars, const char *rangeName) const
 {
+   // a named range: exact over the normalisation sample (its events inside the range), otherwise
+   // not analytic (RooFit then integrates numerically, correct but slow)
+   const bool ranged = rangeName && *rangeName;
+   if (ranged && (_normInputs.empty() || _normInputs.size() != _normWeights.size() * _obs.size()))
+      return 0;
    RooArgSet obs(_obs);
    if (matchArgs(allVars, analVars, obs))
-      return 1;
+      return ranged ? 2 : 1;
    return 0;
 }
 
-double RooEFTUnbinnedPdf::analyticalIntegral(Int_t code, const char *) const
+double RooEFTUnbinnedPdf::analyticalIntegral(Int_t code, const char *rangeName) const
 {
+   if (code == 2)
+      return sampleIntegral(rangeName);
    if (code != 1)
       throw std::logic_error(pdfName(this) + "unknown integration code " + std::to_string(code));
    if (!_normWeights.empty())
@@ -688,12 +722,54 @@ std::size_t RooEFTUnbinnedPdf::cachedEvents() const
    return n;
 }
 
-Int_t RooEFTUnbinnedPdf::getGenerator(const RooArgSet &, RooArgSet &, bool) const
+Int_t RooEFTUnbinnedPdf::getGenerator(const RooArgSet &directVars, RooArgSet &generateVars, bool) const
 {
-   throw std::logic_error(pdfName(this) +
-                          "cannot generate events: the pdf is a per-event ratio to the simulation's SM density, "
-                          "which it does not hold. Generate pseudo-data by resampling the simulation: `rooeft toys`, "
-                          "or the workspace's sim_<channel> dataset weighted by Σ_t m_t(θ) w_t");
+   if (_normInputs.empty() || _normInputs.size() != _normWeights.size() * _obs.size())
+      throw std::logic_error(pdfName(this) +
+                             "cannot generate events: the pdf is a per-event ratio to the simulation's SM density "
+                             "and holds no normalisation sample to resample (setNormalisationSample). Generate "
+                             "pseudo-data by resampling the simulation: `rooeft toys`, or the workspace's "
+                             "sim_<channel> dataset weighted by Σ_t m_t(θ) w_t");
+   RooArgSet obs(_obs);
+   if (matchArgs(directVars, generateVars, obs))
+      return 1;
+   throw std::logic_error(pdfName(this) + "can only generate all its observables together");
+}
+
+void RooEFTUnbinnedPdf::initGenerator(Int_t code)
+{
+   if (code != 1)
+      throw std::logic_error(pdfName(this) + "unknown generator code " + std::to_string(code));
+   std::vector<double> terms;
+   sampleTerms(terms);
+   _genCumulative.resize(terms.size());
+   double sum = 0.0;
+   for (std::size_t j = 0; j < terms.size(); ++j) {
+      if (terms[j] < 0 || !std::isfinite(terms[j]))
+         throw std::logic_error(pdfName(this) + "cannot generate events: normalisation-sample event " +
+                                std::to_string(j) + " has w·R = " + std::to_string(terms[j]) +
+                                " (negative weights or ratios cannot be sampled)");
+      sum += terms[j];
+      _genCumulative[j] = sum;
+   }
+   if (!(sum > 0))
+      throw std::logic_error(pdfName(this) + "cannot generate events: Σ w·R over the normalisation sample is " +
+                             std::to_string(sum));
+}
+
+void RooEFTUnbinnedPdf::generateEvent(Int_t code)
+{
+   if (code != 1 || _genCumulative.empty())
+      throw std::logic_error(pdfName(this) + "generateEvent called before initGenerator");
+   const double u = RooRandom::uniform() * _genCumulative.back();
+   std::size_t j = static_cast<std::size_t>(std::upper_bound(_genCumulative.begin(), _genCumulative.end(), u) -
+                                            _genCumulative.begin());
+   j = std::min(j, _genCumulative.size() - 1);
+   const std::size_t d = _obs.size();
+   for (std::size_t k = 0; k < d; ++k) {
+      auto &v = static_cast<RooRealVar &>(_obs[k]);
+      v.setVal(std::clamp(static_cast<double>(_normInputs[j * d + k]), v.getMin(), v.getMax()));
+   }
 }
 
 std::unique_ptr<RooAbsReal> RooEFTUnbinnedPdf::createExpectedEventsFunc(const RooArgSet *) const

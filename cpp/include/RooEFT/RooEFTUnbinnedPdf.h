@@ -123,11 +123,14 @@ public:
    using RooAbsPdf::expectedEvents;
    /// The expected-events function used by RooFit's vectorised (cpu) backend.
    std::unique_ptr<RooAbsReal> createExpectedEventsFunc(const RooArgSet *nset) const override;
-   /// Event generation is not implemented: the pdf is a density *ratio* to the simulation's SM
-   /// density, which it does not hold. Throws std::logic_error with a clear message instead of
-   /// letting RooFit's accept-reject generator (TFoam) run on it; pseudo-data come from resampling
-   /// the simulation (`rooeft toys`, dataset `sim_<channel>`).
+   /// Event generation resamples the normalisation sample (setNormalisationSample): event j is
+   /// drawn with probability ∝ w_j R(x_j|θ,ν) at the current parameters, with replacement, and all
+   /// observables are generated together. Without a normalisation sample (the pdf is a density
+   /// *ratio* and holds no events), or for a subset of the observables, it throws
+   /// std::logic_error instead of letting RooFit's accept-reject generator (TFoam) run on it.
    Int_t getGenerator(const RooArgSet &directVars, RooArgSet &generateVars, bool staticInitOK = true) const override;
+   void initGenerator(Int_t code) override;
+   void generateEvent(Int_t code) override;
 
    /// Ceilings checked when the model's metadata is read, before any RooFit object is made.
    static constexpr std::size_t kMaxObservables = 1000;
@@ -157,7 +160,8 @@ private:
    std::size_t processIndex(const char *process) const;
    void fillColumns(const float *net, std::size_t n, float *cols) const;
    double ratioOf(const float *row) const;
-   double sampleIntegral() const;
+   double sampleIntegral(const char *rangeName = nullptr) const;
+   void sampleTerms(std::vector<double> &terms) const;
    void coefficients(std::vector<double> &coef) const;
    void systematicCoefficients(const double *nu, std::vector<double> &sysCoef) const;
    double rateFactor(std::size_t p) const;
@@ -179,13 +183,15 @@ private:
    std::vector<double> _learnedKappaDown;  ///< nProc × nShape (empty: exact κ)
    std::vector<float> _normCols;           ///< normalisation sample: cached columns, column-major
    std::vector<double> _normWeights;       ///< normalisation sample: weights
+   std::vector<float> _normInputs;         ///< normalisation sample: observables (n × d, row-major)
+   mutable std::vector<double> _genCumulative; //! transient: cumulative w_j R_j for generation
 
    mutable std::shared_ptr<RooEFT::OnnxSession> _session;       //! transient
    mutable std::shared_ptr<const Layout> _layout;               //! transient, from the metadata
    mutable std::shared_ptr<Caches> _caches = std::make_shared<Caches>(); //! shared with clones
    mutable std::shared_ptr<std::size_t> _nCalls = std::make_shared<std::size_t>(0); //! ONNX Runtime calls, shared with clones
 
-   ClassDefOverride(RooEFTUnbinnedPdf, 3)
+   ClassDefOverride(RooEFTUnbinnedPdf, 4)
 };
 
 #endif
