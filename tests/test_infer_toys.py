@@ -90,6 +90,18 @@ def test_coverage_of_binned_toys(binned: Path, tmp_path: Path) -> None:
     # (half the 16-84% quantile range)
     width = 0.5 * float(np.subtract(*np.percentile(pulls, [84.135, 15.865])))
     assert 0.8 < width < 1.2
+    # the summary: coverage with binomial errors, bias in σ with its error, true sensitivity
+    summary = res.summary()["c"]
+    assert summary.coverage68 == cov["68"] and summary.coverage95 == cov["95"]
+    assert summary.coverage68_error == pytest.approx(math.sqrt(cov["68"] * (1 - cov["68"]) / cov["n"]))
+    assert summary.n == pulls.size and summary.bias == pytest.approx(pulls.mean())
+    assert summary.bias_error == pytest.approx(pulls.std(ddof=1) / math.sqrt(pulls.size))
+    values = np.array([f.values["c"] for f in good if f.errors["c"] > 0])
+    assert summary.std_fit == pytest.approx(values.std(ddof=1))
+    assert summary.median_hesse == pytest.approx(np.median([f.errors["c"] for f in good if f.errors["c"] > 0]))
+    d = res.to_dict()
+    assert d["source"] == "closure" and d["summary"]["c"]["coverage95"] == cov["95"]
+    assert d["converged_fraction"] == pytest.approx(len(good) / n)
     lumi = np.array(res.pulls["lumi"])
     assert abs(lumi.mean()) < 3 / math.sqrt(lumi.size) and 0.8 < lumi.std(ddof=1) < 1.2
     # outputs

@@ -55,9 +55,12 @@ def _report(res: Any, args: argparse.Namespace, log: Any) -> int:
     from rooeft.infer._cli import report_log
 
     ok = sum(1 for f in res.fits if f.ok)
-    print(f"{ok}/{res.n_toys} toy fits converged; coverage from {res.interval} intervals")
-    for poi, cov in res.coverage.items():
-        print(f"  {poi}: 68% CL {cov['68']:.3f}, 95% CL {cov['95']:.3f} (n={int(cov['n'])})")
+    print(
+        f"{ok}/{res.n_toys} toy fits converged; coverage from {res.interval} intervals; {res.source} toys "
+        "(resampled from the workspace's own simulation: a test of the fit, not a validation on independent data)"
+    )
+    for poi, summary in res.summary().items():
+        print("  " + summary.line(poi))
     for name, pulls in res.pulls.items():
         if pulls:
             print(

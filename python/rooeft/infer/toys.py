@@ -15,6 +15,13 @@ Coverage of the 68/95% intervals, per POI, among converged toys:
 * ``interval="hesse"``: ``|θ̂ − θ_true| < σ̂`` (resp. ``1.96 σ̂``) with the Hesse error.
 
 Pulls are ``(θ̂ − θ_true)/σ̂`` (Hesse) for POIs and nuisances (truth = nominal for nuisances).
+:meth:`ToysResult.summary` adds, per POI, the bias in σ with its error, the pull width, the
+coverage with binomial errors and the true sensitivity (the spread of θ̂ against the median
+Hesse σ̂).
+
+These toys resample the workspace's own simulation, so they are labelled ``source: closure``:
+they test the fit machinery and the asymptotics, not the learned model against independent
+pseudo-data (a model bias against nature is invisible to them).
 """
 
 from __future__ import annotations
@@ -25,12 +32,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
+
 from rooeft.infer.fit import fit_spec
 from rooeft.infer.model import DataSpec, InferenceError, Model, ToySpec, get_model
 from rooeft.infer.parallel import chunks, default_workers, run_tasks
 from rooeft.infer.scan import LEVELS_1D
 
-__all__ = ["ToyFit", "ToysResult", "toys"]
+__all__ = ["PoiSummary", "ToyFit", "ToysResult", "toys"]
+
+#: where the toys come from: resampled from the workspace's own simulation (``sim_<ch>``) they
+#: test the fit machinery ("closure"), not the model against independent pseudo-data
+SOURCE_CLOSURE = "closure"
 
 
 @dataclass(frozen=True)
@@ -52,6 +65,41 @@ class ToyFit:
 
 
 @dataclass(frozen=True)
+class PoiSummary:
+    """What the toys say about one POI (converged toys only).
+
+    ``bias`` is the mean of ``(θ̂ − θ_true)/σ̂`` (Hesse σ̂) with its standard error ``bias_error``;
+    ``pull_width`` the standard deviation of those pulls; ``coverage68/95`` the fractions of
+    intervals that cover the truth, with binomial errors; ``std_fit`` the spread of θ̂ over the toys
+    (the true sensitivity), to compare with ``median_hesse``, the median Hesse σ̂.
+    """
+
+    n: int
+    bias: float
+    bias_error: float
+    pull_width: float
+    coverage68: float
+    coverage68_error: float
+    coverage95: float
+    coverage95_error: float
+    std_fit: float
+    median_hesse: float
+
+    def line(self, poi: str) -> str:
+        """One line for the terminal."""
+        return (
+            f"{poi}: bias {self.bias:+.3f} ± {self.bias_error:.3f} σ, pull width {self.pull_width:.3f}, "
+            f"coverage 68% {self.coverage68:.3f} ± {self.coverage68_error:.3f}, "
+            f"95% {self.coverage95:.3f} ± {self.coverage95_error:.3f}; std(θ̂) {self.std_fit:.4g} vs median "
+            f"Hesse σ {self.median_hesse:.4g} (n={self.n})"
+        )
+
+
+def _binomial_error(p: float, n: int) -> float:
+    return math.sqrt(p * (1.0 - p) / n) if n > 0 and math.isfinite(p) else math.nan
+
+
+@dataclass(frozen=True)
 class ToysResult:
     """All toy fits with coverage and pulls (``kind: toys`` JSON)."""
 
@@ -62,6 +110,38 @@ class ToysResult:
     pulls: Mapping[str, tuple[float, ...]]
     interval: str = "profile"
     seed: int = 0
+    source: str = SOURCE_CLOSURE
+
+    @property
+    def converged_fraction(self) -> float:
+        """Fraction of the toys whose fit converged with an accurate covariance."""
+        return sum(f.ok for f in self.fits) / self.n_toys if self.n_toys else math.nan
+
+    def summary(self) -> dict[str, PoiSummary]:
+        """Bias, pull width, coverage with binomial errors and true sensitivity per POI."""
+        good = [f for f in self.fits if f.ok]
+        out: dict[str, PoiSummary] = {}
+        for poi, t in self.truth.items():
+            sel = [f for f in good if f.errors.get(poi, 0.0) > 0]
+            pulls = np.array([(f.values[poi] - t) / f.errors[poi] for f in sel])
+            vals = np.array([f.values[poi] for f in sel])
+            n = int(pulls.size)
+            cov = self.coverage.get(poi, {})
+            nc = int(cov.get("n", 0))
+            c68, c95 = float(cov.get("68", math.nan)), float(cov.get("95", math.nan))
+            out[poi] = PoiSummary(
+                n=n,
+                bias=float(pulls.mean()) if n else math.nan,
+                bias_error=float(pulls.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan,
+                pull_width=float(pulls.std(ddof=1)) if n > 1 else math.nan,
+                coverage68=c68,
+                coverage68_error=_binomial_error(c68, nc),
+                coverage95=c95,
+                coverage95_error=_binomial_error(c95, nc),
+                std_fit=float(vals.std(ddof=1)) if n > 1 else math.nan,
+                median_hesse=float(np.median([f.errors[poi] for f in sel])) if n else math.nan,
+            )
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -83,6 +163,9 @@ class ToysResult:
             "pulls": {k: list(v) for k, v in self.pulls.items()},
             "interval": self.interval,
             "seed": self.seed,
+            "source": self.source,
+            "converged_fraction": self.converged_fraction,
+            "summary": {p: dict(vars(v)) for p, v in self.summary().items()},
         }
 
     @classmethod
@@ -108,6 +191,7 @@ class ToysResult:
             {k: tuple(v) for k, v in d["pulls"].items()},
             str(d.get("interval", "profile")),
             int(d.get("seed", 0)),
+            str(d.get("source", SOURCE_CLOSURE)),
         )
 
 
