@@ -1,5 +1,5 @@
 """Statistical inference on a rooeft workspace: fits, profile-likelihood scans and intervals,
-Asimov expectations, toys and coverage, run in parallel on local processes or a Dask cluster.
+Asimov expectations, toys and coverage, run in parallel on a local Dask cluster or an existing one.
 
 >>> from rooeft.infer import intervals_1d
 >>> intervals_1d([-2.0, -1.0, 0.0, 1.0, 2.0], [2.0, 0.5, 0.0, 0.5, 2.0])["68"]
