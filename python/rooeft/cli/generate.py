@@ -34,6 +34,8 @@ __all__ = ["register", "run"]
 
 def register(subparsers: Any) -> None:
     """Add the ``generate`` sub-command to an ``argparse`` sub-parsers object."""
+    from rooeft.zh.generator import TAIL_ENHANCEMENT
+
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "generate",
         help="generate the analytic ZH example samples",
@@ -52,6 +54,20 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--luminosity", type=float, default=300.0, help="integrated luminosity in 1/fb (default 300)")
     parser.add_argument("--chunk-size", type=int, default=100_000, help="events per chunk (default 100000)")
     parser.add_argument("--jacobian", action="store_true", help="include the sampling Jacobian ln(s/s_hat)")
+    parser.add_argument(
+        "--tail-enhancement",
+        type=float,
+        default=None,
+        metavar="F",
+        help="signal importance sampling: fraction F in [0, 1] of the sqrt(s_hat) proposal spread flat over the "
+        "range to populate the high-mass/high-pT(Z) tail where the EFT terms grow; the rest follows the SM "
+        f"(default {TAIL_ENHANCEMENT}; 0: SM-unweighted in sqrt(s_hat), 1: flat in sqrt(s_hat))",
+    )
+    parser.add_argument(
+        "--flat",
+        action="store_true",
+        help="sample the signal flat in s_hat, y and the angles (spec §3; the old, ~1%%-efficient sampling)",
+    )
     parser.add_argument("--double", action="store_true", help="store weights as float64 (default float32)")
     parser.add_argument(
         "--force", "--overwrite", dest="overwrite", action="store_true", help="replace existing output files"
@@ -63,7 +79,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run ``rooeft generate``; returns the exit code."""
     from rooeft.zh.dataset import parse_theta
-    from rooeft.zh.generator import GeneratorConfig
+    from rooeft.zh.generator import TAIL_ENHANCEMENT, GeneratorConfig
 
     texts = args.theta if args.theta is not None else ["sm"]
     thetas = [] if [t.lower() for t in texts] == ["none"] else [parse_theta(t) for t in texts]
@@ -75,6 +91,10 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--chunk-size must be at least 1, got {args.chunk_size}")
     if not (args.luminosity > 0 and args.luminosity < float("inf")):
         raise ValueError(f"--luminosity must be a positive number, got {args.luminosity}")
+    if args.flat and args.tail_enhancement is not None:
+        raise ValueError("--flat and --tail-enhancement exclude each other (flat sampling has no proposal)")
+    if args.tail_enhancement is not None and not 0.0 <= args.tail_enhancement <= 1.0:
+        raise ValueError(f"--tail-enhancement must lie in [0, 1], got {args.tail_enhancement}")
     from rooeft.safeio import check_directory
 
     out = Path(args.output_dir)
@@ -88,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
         jacobian=args.jacobian,
         chunk_size=args.chunk_size,
         weight_dtype="float64" if args.double else "float32",
+        sampling="flat" if args.flat else "importance",
+        tail_enhancement=TAIL_ENHANCEMENT if args.tail_enhancement is None else args.tail_enhancement,
     )
     start = time.perf_counter()
     try:
@@ -99,7 +121,11 @@ def run(args: argparse.Namespace) -> int:
                 p.unlink(missing_ok=True)
         raise
     for name, info in meta["samples"].items():
-        print(f"{name}: {info['events']} events written of {info['generated']}, {info['expected_events']:.1f} expected")
+        n_eff = info["n_eff"]["yield"]
+        print(
+            f"{name}: {info['events']} events written of {info['generated']}, {info['expected_events']:.1f} expected, "
+            f"n_eff {n_eff:.0f} ({n_eff / max(info['events'], 1):.2f} per event)"
+        )
     for tag, info in meta["pseudodata"].items():
         print(f"pseudo-data {tag}: {info['events']} events (expected {sum(info['expected'].values()):.1f})")
     print(f"done in {time.perf_counter() - start:.1f} s -> {args.output_dir}")
@@ -149,5 +175,9 @@ def _command(args: argparse.Namespace) -> str:
     for theta in args.theta if args.theta is not None else ["sm"]:
         parts += ["--theta", theta]
     parts += ["--luminosity", f"{args.luminosity:g}", "--chunk-size", str(args.chunk_size)]
-    parts += [flag for flag, on in (("--jacobian", args.jacobian), ("--double", args.double)) if on]
+    parts += [
+        flag for flag, on in (("--jacobian", args.jacobian), ("--double", args.double), ("--flat", args.flat)) if on
+    ]
+    if args.tail_enhancement is not None:
+        parts += ["--tail-enhancement", f"{args.tail_enhancement:g}"]
     return " ".join(shlex.quote(p) for p in parts)
