@@ -66,12 +66,17 @@ class InferenceError(ValueError):
 @dataclass(frozen=True)
 class ToySpec:
     """One pseudo-experiment: generated from the model at ``truth`` with ``numpy`` seeded by
-    ``(seed, index)``, so any process regenerates the identical toy."""
+    ``(seed, index)``, so any process regenerates the identical toy.
+
+    ``pool`` is the path of an independent simulation pool (:mod:`rooeft.workspace.pool`) to
+    draw the toy from instead of the workspace's own simulation (validation instead of closure);
+    the toy then depends only on ``(seed, index, pool)``."""
 
     truth: tuple[tuple[str, float], ...]
     seed: int
     index: int
     randomize_globals: bool = True
+    pool: str | None = None
 
 
 @dataclass(frozen=True)
@@ -421,6 +426,31 @@ class Model:
         self.check_names(theta, what="POI", pois_only=True)
         return self.build_dataset(name, self.expected_channels(theta))
 
+    def pool_layout(self) -> dict[str, tuple[str, list[float] | None, list[str]]]:
+        """Per channel (kind, bin edges or None, observable names): what a toy pool must provide."""
+        out: dict[str, tuple[str, list[float] | None, list[str]]] = {}
+        for ch in self.channels:
+            pdf = self.channel_pdfs[ch]
+            if self.channel_kind[ch] == "binned":
+                out[ch] = ("binned", [float(e) for e in pdf.edges()], [str(pdf.observableName())])
+            else:
+                out[ch] = ("unbinned", None, [str(n) for n in pdf.observableNames()])
+        return out
+
+    def _pool_toy(
+        self, path: str, truth: Mapping[str, float], rng: np.random.Generator
+    ) -> dict[str, tuple[dict[str, npt.NDArray[Any]], npt.NDArray[np.float64]]]:
+        from rooeft.workspace.pool import PoolError, check_workspace, load_pool
+
+        pool = load_pool(path)
+        layout = self.pool_layout()
+        try:
+            check_workspace(pool.config_hash, self.metadata, str(self.path))
+            pool.check_layout(layout, str(self.path))
+            return dict(pool.draw(layout, truth, rng))
+        except PoolError as err:
+            raise InferenceError(f"toy pool {path}: {err}") from None
+
     def toy_arrays(
         self, toy: ToySpec
     ) -> tuple[dict[str, tuple[dict[str, npt.NDArray[Any]], npt.NDArray[np.float64]]], dict[str, float]]:
@@ -433,12 +463,19 @@ class Model:
         negative weights present each drawn event carries ``sign(w_i) Σ|w| / Σw`` (a weighted toy).
         Global observables ``<nu>_In`` are drawn from Gaussians of width σ around the nuisances'
         true (nominal) values when ``randomize_globals``.
+
+        With ``toy.pool`` the events come from that independent pool instead (see
+        :meth:`rooeft.workspace.pool.ToyPool.draw`: Poisson(Σ w_i(θ)) events drawn with
+        replacement with probability ∝ |w_i(θ)|, binned channels histogrammed with the channel's
+        edges); the global observables as above.
         """
         truth = dict(toy.truth)
         self.check_names(truth, what="truth parameter", pois_only=True)
         rng = np.random.default_rng([int(toy.seed), int(toy.index)])
         per_channel: dict[str, tuple[dict[str, npt.NDArray[Any]], npt.NDArray[np.float64]]] = {}
-        for ch, (obs, weights) in self.expected_channels(truth).items():
+        if toy.pool is not None:
+            per_channel.update(self._pool_toy(toy.pool, truth, rng))
+        for ch, (obs, weights) in ({} if toy.pool is not None else self.expected_channels(truth)).items():
             if self.channel_kind[ch] == "binned":
                 per_channel[ch] = (dict(obs), rng.poisson(np.clip(weights, 0.0, None)).astype(np.float64))
                 continue
