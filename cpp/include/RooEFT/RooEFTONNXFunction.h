@@ -34,6 +34,7 @@
 
 namespace RooEFT {
 class OnnxSession;
+class HS3Access;
 }
 
 class RooEFTONNXFunction : public RooAbsReal {
@@ -69,6 +70,7 @@ protected:
    void doEval(RooFit::EvalContext &ctx) const override;
 
 private:
+   friend class RooEFT::HS3Access; // reads the inputs for the HS3 JSON export (RooEFTJSONIO.cxx)
    void init(const RooArgList &inputs, int outputIndex);
    const RooEFT::OnnxSession &session() const;
 

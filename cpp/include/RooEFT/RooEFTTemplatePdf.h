@@ -34,6 +34,7 @@
 class RooRealVar;
 namespace RooEFT {
 class NLLKernel;
+class HS3Access;
 }
 
 class RooEFTTemplatePdf : public RooAbsPdf {
@@ -83,6 +84,7 @@ protected:
 
 private:
    friend class RooEFT::NLLKernel; // reads the templates (closed-form NLL)
+   friend class RooEFT::HS3Access; // reads the templates for the HS3 JSON export (RooEFTJSONIO.cxx)
    std::size_t processIndex(const char *process) const;
    std::size_t nuisanceIndex(RooAbsReal &nuisance);
    void addProcessYields(std::size_t p, std::vector<double> &yields) const;

@@ -48,6 +48,7 @@ class RooAbsData;
 namespace RooEFT {
 class OnnxSession;
 class NLLKernel;
+class HS3Access;
 }
 
 class RooEFTUnbinnedPdf : public RooAbsPdf {
@@ -170,6 +171,7 @@ private:
                         std::vector<double> &rates) const;
    friend class RooEFTYield;
    friend class RooEFT::NLLKernel; // reads the layout, yield model and caches (closed-form NLL)
+   friend class RooEFT::HS3Access; // reads the configuration for the HS3 JSON export (RooEFTJSONIO.cxx)
 
    RooListProxy _obs;      ///< observables (network inputs), in the model's order
    RooListProxy _theta;    ///< Wilson coefficients, in the model's order

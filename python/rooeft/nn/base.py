@@ -20,9 +20,7 @@ __all__ = ["TrainedEstimator", "run_module"]
 N_REFERENCE = 256
 
 
-def run_module(
-    module: nn.Module, x: npt.ArrayLike, *, batch_size: int = 65536, method: str = "forward"
-) -> np.ndarray:
+def run_module(module: nn.Module, x: npt.ArrayLike, *, batch_size: int = 65536, method: str = "forward") -> np.ndarray:
     """Evaluate ``module`` (or one of its methods) on raw features in batches; float64 result."""
     arr = np.asarray(x)
     outs = []
@@ -62,7 +60,9 @@ def provenance(estimator: str, config: EstimatorConfig, history: TrainingHistory
 class TrainedEstimator:
     """A trained network: ``module`` maps raw observables ``[B, n_obs]`` (float32) to ``[B, k]``.
 
-    ``reference_inputs`` are a few held-out events used to validate the ONNX export.
+    ``reference_inputs`` are a few held-out events used to validate the ONNX export;
+    ``validation_rows`` the indices (into the training arrays) of the validation split: events the
+    network saw only for early stopping, on which a post-hoc calibration is fitted.
     """
 
     module: nn.Module
@@ -70,6 +70,7 @@ class TrainedEstimator:
     history: TrainingHistory
     provenance: dict[str, Any] = field(default_factory=dict)
     reference_inputs: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+    validation_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
     def predict(self, x: npt.ArrayLike, *, observables: Sequence[str] | None = None) -> np.ndarray:
         """The output columns for events ``x`` (N x n_obs, raw observables), shape ``[N, k]``.

@@ -28,6 +28,7 @@ _ROOEFT_MODULES = (
     "rooeft.nn.score",
     "rooeft.nn.base",
     "rooeft.nn._common",
+    "rooeft.nn.calibration",
 )
 
 

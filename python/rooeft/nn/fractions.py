@@ -132,15 +132,18 @@ def train_process_fractions(
         wb = batch["w"] * factor_t.to(logp.device)[lab]
         return -wb * logp.gather(1, lab[:, None])[:, 0]
 
-    history = fit(module, loss, {"x": arr, "w": w, "label": label}, s.train_rows, s.val_rows, config.training,
-                  name=name)
+    history = fit(
+        module, loss, {"x": arr, "w": w, "label": label}, s.train_rows, s.val_rows, config.training, name=name
+    )
     return FractionEstimator(
         module=module,
         observables=obs,
         history=history,
-        provenance=provenance("process_fractions", config, history, n_train=int(s.train_rows.size),
-                              n_validation=int(s.val_rows.size)),
+        provenance=provenance(
+            "process_fractions", config, history, n_train=int(s.train_rows.size), n_validation=int(s.val_rows.size)
+        ),
         reference_inputs=s.reference_inputs,
+        validation_rows=s.val_rows,
         processes=procs,
         rates=rates,
         config=config,

@@ -241,10 +241,15 @@ def train_joint_quadratic(
         module=module,
         observables=obs,
         history=history,
-        provenance=provenance("joint_positive_quadratic", config, history, n_train=int(s.train_rows.size),
-                              n_validation=int(s.val_rows.size)),
+        provenance=provenance(
+            "joint_positive_quadratic",
+            config,
+            history,
+            n_train=int(s.train_rows.size),
+            n_validation=int(s.val_rows.size),
+        ),
         reference_inputs=s.reference_inputs,
+        validation_rows=s.val_rows,
         coefficients=coefs,
         config=config,
     )
-
