@@ -16,7 +16,9 @@ estimator                      learns                                      colum
 =============================  ==========================================  =====================
 
 :func:`compose` joins them into one model, :meth:`ComposedModel.export` writes a validated ONNX
-file; :func:`train_from_arrays` does all of it in one call.
+file; :func:`train_from_arrays` does all of it in one call, including the post-hoc calibration of
+the classifier outputs and the reliability report on held-out events (:class:`CalibrationConfig`,
+``docs/calibration.md``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from __future__ import annotations
 from rooeft.nn._common import ACTIVATIONS, NetworkConfig, TrainingConfig
 from rooeft.nn.api import TrainResult, train_from_arrays
 from rooeft.nn.base import TrainedEstimator
+from rooeft.nn.calibration import CalibrationConfig
 from rooeft.nn.compose import ComposedModel, compose
 from rooeft.nn.export import ExportResult, ExportValidationError, evaluate_onnx, export_onnx
 from rooeft.nn.fractions import FractionConfig, FractionEstimator, train_process_fractions
@@ -35,6 +38,7 @@ from rooeft.nn.training import TrainingHistory
 
 __all__ = [
     "ACTIVATIONS",
+    "CalibrationConfig",
     "ComposedModel",
     "ExportResult",
     "ExportValidationError",

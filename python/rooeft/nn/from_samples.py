@@ -16,6 +16,7 @@ from typing import Any, Literal
 import numpy as np
 
 from rooeft.nn.api import TrainResult, train_from_arrays
+from rooeft.nn.calibration import CalibrationConfig
 from rooeft.nn.export import ExportResult, export_onnx
 from rooeft.nn.fractions import FractionConfig
 from rooeft.nn.per_term import PerTermConfig
@@ -140,9 +141,11 @@ def train_from_samples(
     eft_config: QuadraticConfig | PerTermConfig | None = None,
     fraction_config: FractionConfig | None = None,
     systematic_config: SystematicConfig | None = None,
+    calibration: CalibrationConfig | bool = True,
 ) -> TrainResult:
     """Train the unbinned model (EFT terms, fractions, systematic ratios) on samples; export if
-    ``output`` is given. See :func:`rooeft.nn.train_from_arrays` for the estimators."""
+    ``output`` is given. See :func:`rooeft.nn.train_from_arrays` for the estimators, the
+    calibration and the reliability report."""
     arr = arrays_from_samples(samples, observables=observables, systematics=systematics)
     return train_from_arrays(
         arr.x,
@@ -158,6 +161,7 @@ def train_from_samples(
         fraction_config=fraction_config,
         systematic_config=systematic_config,
         output=output,
+        calibration=calibration,
     )
 
 
