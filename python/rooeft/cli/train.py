@@ -3,12 +3,20 @@ ROOT ntuples and export it as one validated ONNX file in the rooeft convention.
 
 Example (the shipped ZH sample)::
 
-    rooeft train --process sig=data/zh/signal.root --process bkg=data/zh/background.root \\
-        --observables pT_Z,m_bb,cos_theta_reco --epochs 30 --score sig -o models/zh.onnx
+    rooeft train --process sig=data/zh/zh_signal.root --process bkg=data/zh/zh_background.root \\
+        --observables pT,cos_theta,phi_hat --theta-scale 0.02,0.2,0.4 --score sig -o models/zh.onnx
 
 Writes ``zh.onnx`` (+ ``zh.json`` metadata, ``zh.ref.npz`` reference set), ``zh.pt`` (the torch
-bundle that ``rooeft export`` re-exports), loss curves in ``--workdir`` and, with ``--score``,
-``zh_score.onnx`` (SALLY score columns ``score:<p>:<a>`` for binned templates).
+bundle that ``rooeft export`` re-exports), ``zh_reliability.json``/``.png`` (predicted vs true
+fractions and ratios on held-out events, before and after calibration; docs/calibration.md),
+loss curves in ``--workdir`` and, with ``--score``, ``zh_score.onnx`` (SALLY score columns
+``score:<p>:<a>`` for binned templates).
+
+Training uses every event except a held-out test split (``--test-fraction``, for the
+reliability report); each network holds out a validation split for early stopping
+(``--patience``), on which the calibration of the classifier outputs is fitted
+(``--no-calibration`` turns it off). ``--epochs`` is an upper limit; ``--quick`` trains a few
+epochs only (tests, smoke runs).
 """
 
 from __future__ import annotations
@@ -32,14 +40,37 @@ def _split_process(text: str) -> tuple[str, list[str]]:
     return name, parts
 
 
+QUICK_EPOCHS = 3
+DEFAULT_EPOCHS = 200
+
+
+def _theta_scale(text: str | None) -> float | tuple[float, ...]:
+    if not text:
+        return 1.0
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise ValueError(f"--theta-scale expects comma-separated numbers, got {text!r}") from None
+    if not all(math.isfinite(v) and v > 0 for v in values):
+        raise ValueError(f"--theta-scale values must be positive, got {text!r}")
+    return values[0] if len(values) == 1 else values
+
+
 def _check_numbers(args: argparse.Namespace) -> None:
-    for name in ("epochs", "batch_size", "hidden_layers", "width", "replicas"):
+    if args.epochs is None:
+        args.epochs = QUICK_EPOCHS if args.quick else DEFAULT_EPOCHS
+    if args.patience is None:
+        args.patience = 2 if args.quick else 10
+    for name in ("epochs", "patience", "batch_size", "hidden_layers", "width", "replicas"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
     if not (math.isfinite(args.learning_rate) and args.learning_rate > 0):
         raise ValueError(f"--learning-rate must be a positive number, got {args.learning_rate}")
     if args.seed < 0:
         raise ValueError(f"--seed must be >= 0, got {args.seed}")
+    if not (0.0 < args.test_fraction <= 0.5):
+        raise ValueError(f"--test-fraction must be in (0, 0.5], got {args.test_fraction}")
+    _theta_scale(args.theta_scale)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -65,7 +96,16 @@ def _run(args: argparse.Namespace) -> int:
             raise OutputError(f"--workdir {workdir} holds the input {f}; checkpoints and loss curves would mix with it")
     if workdir.exists() and not args.resume and not args.force:
         raise OutputError(f"{workdir} exists (checkpoints of an earlier run); pass --resume to continue or --force")
-    targets = [*model_outputs(output), (output.with_suffix(".pt"), "rooeft torch bundle", _is_bundle)]
+    from rooeft.cli.export import _is_json
+    from rooeft.nn.reliability import reliability_paths
+
+    rel_json, rel_png = reliability_paths(output)
+    targets = [
+        *model_outputs(output),
+        (output.with_suffix(".pt"), "rooeft torch bundle", _is_bundle),
+        (rel_json, "JSON", _is_json),
+        (rel_png, "PNG image", _is_png),
+    ]
     if args.score:
         targets += model_outputs(output.with_name(f"{output.stem}_score.onnx"))
     for path, kind, accept in targets:
@@ -91,8 +131,16 @@ def _is_bundle(path: Path) -> bool:
         return False
 
 
+def _is_png(path: Path) -> bool:
+    try:
+        with path.open("rb") as f:
+            return f.read(8) == b"\x89PNG\r\n\x1a\n"
+    except OSError:
+        return False
+
+
 def _train(args: argparse.Namespace, output: Path, workdir: Path, processes: list[tuple[str, list[str]]]) -> int:
-    from rooeft.nn import NetworkConfig, PerTermConfig, QuadraticConfig, ScoreConfig, TrainingConfig
+    from rooeft.nn import CalibrationConfig, NetworkConfig, PerTermConfig, QuadraticConfig, ScoreConfig, TrainingConfig
     from rooeft.nn.bundle import save_bundle
     from rooeft.nn.from_samples import export_score, train_from_samples, train_score_from_sample
     from rooeft.samples import read_sample
@@ -104,6 +152,7 @@ def _train(args: argparse.Namespace, output: Path, workdir: Path, processes: lis
             max_epochs=args.epochs,
             batch_size=args.batch_size,
             learning_rate=args.learning_rate,
+            patience=args.patience,
             seed=args.seed,
             progress=not args.quiet,
             checkpoint_dir=workdir / "checkpoints" / name,
@@ -118,7 +167,9 @@ def _train(args: argparse.Namespace, output: Path, workdir: Path, processes: lis
         samples[name] = read_sample(files, name=name, observables=observables)
     eft_config: QuadraticConfig | PerTermConfig
     if args.estimator == "quadratic":
-        eft_config = QuadraticConfig(network=network, training=training("eft"))
+        eft_config = QuadraticConfig(
+            network=network, training=training("eft"), theta_scale=_theta_scale(args.theta_scale)
+        )
     else:
         eft_config = PerTermConfig(network=network, training=training("eft"), n_replicas=args.replicas)
     from rooeft.nn import FractionConfig, SystematicConfig
@@ -132,11 +183,15 @@ def _train(args: argparse.Namespace, output: Path, workdir: Path, processes: lis
         eft_config=eft_config,
         fraction_config=FractionConfig(network=network, training=training("fractions")),
         systematic_config=SystematicConfig(network=network, training=training("systematics")),
+        calibration=CalibrationConfig(
+            enabled=not args.no_calibration, test_fraction=args.test_fraction, seed=args.seed
+        ),
     )
     bundle = save_bundle(
         output.with_suffix(".pt"), result.model.module, result.model.interface, result.model.reference_inputs
     )
     print(f"wrote {output} ({len(result.model.columns)} columns) and {bundle}")
+    _report_training(result, args.epochs)
     if args.score:
         score = train_score_from_sample(
             samples[args.score],
@@ -147,6 +202,24 @@ def _train(args: argparse.Namespace, output: Path, workdir: Path, processes: lis
         export_score(score, path, process=args.score)
         print(f"wrote {path}")
     return 0
+
+
+def _report_training(result: Any, max_epochs: int) -> None:
+    """Print the reliability summary and warn about networks that did not converge."""
+    from rooeft.nn.reliability import format_report
+
+    components = {"fractions": result.fractions, "systematics": result.systematics}
+    components.update({f"eft[{p}]": e for p, e in result.eft.items()})
+    for what, est in components.items():
+        if est is not None and not est.history.stopped_early:
+            print(
+                f"rooeft train: warning: {what} reached --epochs {max_epochs} without early stopping "
+                "(the validation loss was still improving); consider more epochs",
+                file=sys.stderr,
+            )
+    if result.reliability is not None:
+        print(format_report(result.reliability))
+        print("wrote " + ", ".join(str(p) for p in result.reliability_paths))
 
 
 def register(sub: Any) -> None:
@@ -170,7 +243,37 @@ def register(sub: Any) -> None:
     p.add_argument("--systematics", help="comma-separated weight variations to learn (default: all found)")
     p.add_argument("--estimator", choices=("quadratic", "per_term"), default="quadratic")
     p.add_argument("--replicas", type=int, default=1, help="bootstrap replicas (per_term)")
-    p.add_argument("--epochs", type=int, default=50)
+    p.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help=f"upper limit on the epochs; early stopping usually ends sooner (default {DEFAULT_EPOCHS}, "
+        f"--quick: {QUICK_EPOCHS})",
+    )
+    p.add_argument(
+        "--patience",
+        type=int,
+        default=None,
+        help="early stopping: epochs without a validation improvement (default 10, --quick: 2)",
+    )
+    p.add_argument("--quick", action="store_true", help=f"a few epochs only ({QUICK_EPOCHS}): tests and smoke runs")
+    p.add_argument(
+        "--no-calibration",
+        action="store_true",
+        help="do not calibrate the classifier outputs (the reliability report is still written)",
+    )
+    p.add_argument(
+        "--test-fraction",
+        type=float,
+        default=0.15,
+        help="fraction of the events held out for the reliability report (default 0.15)",
+    )
+    p.add_argument(
+        "--theta-scale",
+        metavar="S[,S...]",
+        help="typical size of each coefficient (one value or one per coefficient): the prior width of "
+        "the quadratic loss and the θ points of the ratio reliability (default 1)",
+    )
     p.add_argument("--batch-size", type=int, default=4096)
     p.add_argument("--learning-rate", type=float, default=2e-3)
     p.add_argument("--hidden-layers", type=int, default=3)
