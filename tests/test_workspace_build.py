@@ -304,8 +304,11 @@ def test_data_obs_and_asimov(ws: Any) -> None:
     finally:
         ws.var("c1").setVal(0.0)
     np.testing.assert_allclose(w[ch == 2], expected, rtol=1e-12)
-    centres = 0.5 * (np.array(PT_EDGES[1:]) + np.array(PT_EDGES[:-1]))
-    np.testing.assert_allclose(arr["ptz"][ch == 2], centres)
+    # Combine's convention: the bin index with unit-width bins; the physical edges are metadata
+    np.testing.assert_allclose(arr["CMS_th1x_cnt"][ch == 2], np.arange(len(PT_EDGES) - 1) + 0.5)
+    meta = {c["name"]: c for c in json.loads(ws.obj("rooeft_metadata").GetTitle())["channels"]}
+    assert meta["cnt"]["edges"] == PT_EDGES and meta["cnt"]["physical_observable"] == "ptz"
+    assert meta["cnt"]["workspace_observable"] == "CMS_th1x_cnt"
 
 
 def test_combine_conventions(built: dict[str, Any], ws: Any) -> None:
@@ -316,7 +319,7 @@ def test_combine_conventions(built: dict[str, Any], ws: Any) -> None:
     assert mc.GetPdf().GetName() == "model_s"
     names = lambda s: sorted(v.GetName() for v in s)  # noqa: E731
     assert names(mc.GetParametersOfInterest()) == ["c1", "c2"]
-    assert names(mc.GetObservables()) == sorted(["x", "score", "ptz", "CMS_channel"])
+    assert names(mc.GetObservables()) == sorted(["x", "CMS_th1x_bin", "CMS_th1x_cnt", "CMS_channel"])
     nuis = names(mc.GetNuisanceParameters())
     globs = names(mc.GetGlobalObservables())
     assert "mu_bkg" in nuis and "prop_binbin_bin3" in nuis and "prop_bincnt_bin0" not in nuis

@@ -195,6 +195,17 @@ std::vector<double> RooEFTTemplatePdf::processBinYields(const char *process) con
    return y;
 }
 
+double RooEFTTemplatePdf::processYield(const char *process) const
+{
+   if (!process || !*process)
+      return expectedEvents(nullptr);
+   const std::vector<double> y = processBinYields(process);
+   double total = 0.0;
+   for (std::size_t b = 0; b < y.size(); ++b)
+      total += y[b] * (_gammas.empty() ? 1.0 : static_cast<const RooAbsReal &>(_gammas[b]).getVal());
+   return total;
+}
+
 std::vector<double> RooEFTTemplatePdf::binYields() const
 {
    std::vector<double> y(nBins(), 0.0);

@@ -293,8 +293,11 @@ void RooEFTUnbinnedPdf::addNormSystematic(RooAbsReal &nuisance, const std::vecto
 void RooEFTUnbinnedPdf::setRateModifier(const char *process, RooAbsReal &mu)
 {
    const int p = static_cast<int>(processIndex(process));
-   if (std::find(_ym.rateProcess.begin(), _ym.rateProcess.end(), p) != _ym.rateProcess.end())
-      throw std::invalid_argument(pdfName(this) + "process '" + process + "' already has a rate modifier");
+   for (std::size_t r = 0; r < _ym.rateProcess.size(); ++r) {
+      if (_ym.rateProcess[r] == p && _rates.at(r) == &mu)
+         throw std::invalid_argument(pdfName(this) + "process '" + process + "' already has the rate modifier '" +
+                                     mu.GetName() + "'");
+   }
    _rates.add(mu);
    _ym.rateProcess.push_back(p);
    setValueDirty();

@@ -1,5 +1,6 @@
 #include "RooEFT/RooEFTYield.h"
 
+#include "RooEFT/RooEFTTemplatePdf.h"
 #include "RooEFT/RooEFTUnbinnedPdf.h"
 
 #include <stdexcept>
@@ -8,7 +9,8 @@ RooEFTYield::RooEFTYield(const char *name, const char *title, const RooEFTUnbinn
    : RooAbsReal(name, title), _theta("theta", "Wilson coefficients", this),
      _nuShape("nuShape", "shape nuisances", this), _nuNorm("nuNorm", "normalisation nuisances", this),
      _rates("rates", "rate modifiers", this), _model(pdf._ym),
-     _process(process && *process ? static_cast<int>(pdf.processIndex(process)) : -1)
+     _process(process && *process ? static_cast<int>(pdf.processIndex(process)) : -1),
+     _template("template", "binned-channel template pdf", this, false, false)
 {
    _theta.add(pdf._theta);
    _nuShape.add(pdf._nuShape);
@@ -16,15 +18,34 @@ RooEFTYield::RooEFTYield(const char *name, const char *title, const RooEFTUnbinn
    _rates.add(pdf._rates);
 }
 
+RooEFTYield::RooEFTYield(const char *name, const char *title, const RooEFTTemplatePdf &pdf, const char *process)
+   : RooAbsReal(name, title), _theta("theta", "Wilson coefficients", this),
+     _nuShape("nuShape", "shape nuisances", this), _nuNorm("nuNorm", "normalisation nuisances", this),
+     _rates("rates", "rate modifiers", this),
+     _template("template", "binned-channel template pdf", this, const_cast<RooEFTTemplatePdf &>(pdf), true, false),
+     _templateProcess(process ? process : "")
+{
+   if (!_templateProcess.empty())
+      pdf.processBinYields(process); // throws std::invalid_argument for an unknown process
+}
+
 RooEFTYield::RooEFTYield(const RooEFTYield &other, const char *name)
    : RooAbsReal(other, name), _theta("theta", this, other._theta), _nuShape("nuShape", this, other._nuShape),
      _nuNorm("nuNorm", this, other._nuNorm), _rates("rates", this, other._rates), _model(other._model),
-     _process(other._process)
+     _process(other._process), _template("template", this, other._template),
+     _templateProcess(other._templateProcess)
 {
+}
+
+const RooEFTTemplatePdf *RooEFTYield::templatePdf() const
+{
+   return _template.absArg() ? static_cast<const RooEFTTemplatePdf *>(_template.absArg()) : nullptr;
 }
 
 double RooEFTYield::evaluate() const
 {
+   if (const RooEFTTemplatePdf *tpl = templatePdf())
+      return tpl->processYield(_templateProcess.c_str());
    auto values = [](const RooListProxy &list) {
       std::vector<double> out(list.size());
       for (std::size_t i = 0; i < out.size(); ++i)

@@ -69,6 +69,9 @@ public:
    std::vector<double> binYields() const;
    /// Expected events per bin of one process (before γ).
    std::vector<double> processBinYields(const char *process) const;
+   /// Expected events of one process summed over the bins, with the Barlow–Beeston γ_b applied
+   /// (so the processes add up to `expectedEvents()`); empty process name: all processes.
+   double processYield(const char *process) const;
 
    ExtendMode extendMode() const override { return CanBeExtended; }
    double expectedEvents(const RooArgSet *nset) const override;

@@ -76,7 +76,8 @@ public:
    /// (exponential) or 4 (polynomial interpolation, exponential extrapolation).
    void addNormSystematic(RooAbsReal &nuisance, const std::vector<double> &kappaUp,
                           const std::vector<double> &kappaDown, int code = 4);
-   /// A free rate modifier μ multiplying the yield and the per-event term of a process.
+   /// A rate modifier μ multiplying the yield and the per-event term of a process (several per
+   /// process multiply; a free μ, or a constrained one such as an MC-statistics γ).
    void setRateModifier(const char *process, RooAbsReal &mu);
    /// Normalise the shape by the learned ratio's own mean over the SM simulation instead of the
    /// exact yields (shape × rate likelihood; robust to a biased network): `termMeans` holds, per

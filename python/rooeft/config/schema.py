@@ -236,11 +236,28 @@ class BinnedChannel(_Block):
     processes: list[Process] = Field(min_length=1)
     data: Data
     mc_stats: MCStats | None = None
+    index_observable: bool = True
+    """Combine's convention (default): the workspace observable is the bin index
+    ``CMS_th1x_<channel>`` with unit-width bins ``[0, 1, ..., n]``, so that RooFit's and Combine's
+    generators (Asimov ``-t -1``, toys) produce the expected counts per bin; the physical edges are
+    kept in the workspace metadata for plots. ``false``: the physical observable with its edges."""
 
     @field_validator("edges")
     @classmethod
     def _edges(cls, v: list[float]) -> list[float]:
         return _check_edges(v)
+
+    def workspace_observable(self) -> str:
+        """Name of the channel's observable in the workspace (``CMS_th1x_<channel>`` by default)."""
+        return f"{INDEX_OBSERVABLE_PREFIX}{self.name}" if self.index_observable else self.observable.name
+
+    def workspace_edges(self) -> list[float]:
+        """Bin edges of the workspace observable: ``0, 1, ..., n`` (bin index) or the physical edges."""
+        return [float(i) for i in range(len(self.edges))] if self.index_observable else list(self.edges)
+
+
+#: prefix of the bin-index observables of binned channels (Combine's ``CMS_th1x``)
+INDEX_OBSERVABLE_PREFIX = "CMS_th1x_"
 
 
 class UnbinnedChannel(_Block):
@@ -252,6 +269,11 @@ class UnbinnedChannel(_Block):
     observables: dict[str, str] | list[str] | None = None
     processes: list[Process] = Field(min_length=1)
     data: Data
+    mc_stats: MCStats | None = None
+    """Finite-simulation uncertainty: one Gaussian-constrained yield parameter
+    ``prop_bin<channel>_proc_<process>`` per process (nominal 1, σ = 1/√n_eff with
+    n_eff = (Σw)²/Σw² of the process's weights), multiplying that process's yield and its
+    per-event term, when σ exceeds ``threshold``."""
 
     @field_validator("model")
     @classmethod

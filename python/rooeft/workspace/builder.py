@@ -9,6 +9,7 @@ objects (coefficients, channel pdfs, nuisances with ``<nu>_Pdf``/``<nu>_In``, ``
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +47,9 @@ __all__ = ["WORKSPACE_CONVENTION", "BuildError", "BuildResult", "ChannelSummary"
 
 WORKSPACE_CONVENTION = 1
 NUISANCE_RANGE = (-5.0, 5.0)
+DATA_OBS = "data_obs"
+#: the Asimov dataset at the SM (nominal nuisances) stored in every workspace, for Combine's ``-D``
+ASIMOV_DATA = "data_asimov"
 #: the global observable of a constraint extends this many σ beyond its nuisance's range, so that
 #: RooFit's normalisation of the Gaussian over that range is 1 to double precision for every
 #: allowed nuisance value: the constraint is the untruncated Gaussian of Combine's convention
@@ -470,8 +474,9 @@ def _binned_pdf(b: _Builder, ch: _Channel) -> tuple[Any, dict[str, float]]:
     R = b.ROOT
     cfg = ch.cfg
     assert isinstance(cfg, BinnedChannel)
-    edges = list(cfg.edges)
-    x = b.own(R.RooRealVar(cfg.observable.name, cfg.observable.name, edges[0], edges[-1]))
+    edges = cfg.workspace_edges()
+    title = f"{cfg.observable.name} bin index" if cfg.index_observable else cfg.observable.name
+    x = b.own(R.RooRealVar(cfg.workspace_observable(), title, edges[0], edges[-1]))
     x.setBinning(b.own(R.RooBinning(len(edges) - 1, np.asarray(edges, dtype=np.float64))))
     b.observables[x.GetName()] = x
     pdf = b.own(R.RooEFTTemplatePdf(f"pdf_{cfg.name}", f"pdf_{cfg.name}", x, edges, R.RooArgList(*b.coefs.values())))
@@ -551,6 +556,13 @@ def _unbinned_pdf(b: _Builder, ch: _Channel) -> tuple[Any, dict[str, float]]:
                 pdf.setRateModifier(p.name, b.rate(s))
     for name, (ups, downs) in lnn.items():
         pdf.addNormSystematic(b.nuisance(name), ups, downs, 4)
+    if cfg.mc_stats is not None:
+        for p in ch.procs:
+            rel = 1.0 / math.sqrt(effective_size(p.sample.weights))
+            if rel > cfg.mc_stats.threshold:
+                lo, hi = max(1e-3, 1.0 - 5.0 * rel), 1.0 + 5.0 * rel
+                gamma = b.constrained(f"prop_bin{cfg.name}_proc_{p.name}", nominal=1.0, sigma=rel, lo=lo, hi=hi)
+                pdf.setRateModifier(p.name, gamma)
     # shape × rate: the shape is normalised by the learned R integrated over the channel's simulation
     x = np.concatenate([p.sample.observable_matrix(list(iface.observables)) for p in ch.procs])
     w = np.concatenate([np.asarray(p.sample.weights, dtype=np.float64) for p in ch.procs])
@@ -561,6 +573,17 @@ def _unbinned_pdf(b: _Builder, ch: _Channel) -> tuple[Any, dict[str, float]]:
         R.std.vector["float"](np.ascontiguousarray(x, dtype=np.float32).ravel()), R.std.vector["double"](w)
     )
     return pdf, yields
+
+
+def effective_size(weights: npt.ArrayLike) -> float:
+    """Kish's effective sample size ``(Σw)²/Σw²`` of weighted events (0 for no events).
+
+    >>> effective_size([1.0, 1.0, 1.0, 1.0]), effective_size([1.0, 3.0])
+    (4.0, 1.6)
+    """
+    w = np.asarray(weights, dtype=np.float64)
+    w2 = float(np.sum(w * w))
+    return float(np.sum(w)) ** 2 / w2 if w2 > 0 else 0.0
 
 
 def _sim_columns(config: Config, ch: _Channel) -> tuple[dict[str, F64], F64]:
@@ -693,59 +716,42 @@ def _assemble(ROOT: Any, cfg: Config, channels: list[_Channel], out: Path, write
         pdf, y = _binned_pdf(b, ch) if isinstance(ch.cfg, BinnedChannel) else _unbinned_pdf(b, ch)
         pdfs.append(pdf)
         yields.append(y)
-    # data: per channel columns at the data (or Asimov) values
+    # data: per channel columns at the data (or Asimov) values; data_asimov: expectation at the SM
     data_cols: list[tuple[dict[str, F64], F64]] = []
+    asimov_cols: list[tuple[dict[str, F64], F64]] = []
     sims: dict[str, dict[str, F64]] = {}
     template_data = {}
+    sm_point = {c.name: c.sm for c in cfg.coefficients}
     for ch, pdf in zip(channels, pdfs, strict=True):
         c = ch.cfg
         if isinstance(c, BinnedChannel):
-            edges = np.asarray(c.edges)
+            edges = np.asarray(c.workspace_edges())
             centres = 0.5 * (edges[1:] + edges[:-1])
+            sm_counts = _template_counts(b, pdf, _asimov_theta(cfg, sm_point))
+            asimov_cols.append(({c.workspace_observable(): centres}, sm_counts))
             if c.data.asimov is not None:
-                saved = [v.getVal() for v in b.coefs.values()]
-                for v, val in zip(b.coefs.values(), _asimov_theta(cfg, c.data.asimov), strict=True):
-                    v.setVal(val)
-                counts = np.asarray(list(pdf.binYields()), dtype=np.float64)
-                for v, val in zip(b.coefs.values(), saved, strict=True):
-                    v.setVal(val)
+                counts = _template_counts(b, pdf, _asimov_theta(cfg, c.data.asimov))
                 h = new_hist(c.edges, c.observable.name)
-                h.fill(centres, weight=counts)
+                h.fill(0.5 * (np.asarray(c.edges[1:]) + np.asarray(c.edges[:-1])), weight=counts)
             else:
                 h = ch.data_hist
                 counts = np.asarray(h.values(), dtype=np.float64)
             template_data[c.name] = h
-            data_cols.append(({c.observable.name: centres}, counts))
+            data_cols.append(({c.workspace_observable(): centres}, counts))
         else:
             cols, matrix = _sim_columns(cfg, ch)
             sims[c.name] = cols
+            sim_obs = {n: cols[n] for n in ch.observables}
+            asimov_cols.append((sim_obs, matrix @ monomials(_asimov_theta(cfg, sm_point))))
             if c.data.asimov is not None:
                 w = matrix @ monomials(_asimov_theta(cfg, c.data.asimov))
-                data_cols.append(({n: cols[n] for n in ch.observables}, w))
+                data_cols.append((sim_obs, w))
             else:
                 assert ch.data_obs is not None and ch.data_weights is not None
                 data_cols.append((ch.data_obs, ch.data_weights))
-    # data_obs: all observables, CMS_channel, weight _weight_
     weight = b.own(R.RooRealVar("_weight_", "_weight_", 1.0))
-    columns: dict[str, list[F64]] = {n: [] for n in b.observables}
-    columns["CMS_channel"] = []
-    columns["_weight_"] = []
-    for index, (obs, w) in enumerate(data_cols):
-        n_rows = w.size
-        for name, var in b.observables.items():
-            columns[name].append(obs[name] if name in obs else np.full(n_rows, var.getVal()))
-        columns["CMS_channel"].append(np.full(n_rows, float(index)))
-        columns["_weight_"].append(np.asarray(w, dtype=np.float64))
-    arrays: dict[str, npt.NDArray[Any]] = {k: np.concatenate(v) for k, v in columns.items()}
-    arrays["CMS_channel"] = arrays["CMS_channel"].astype(np.int32)
-    obs_set = R.RooArgSet(*b.observables.values(), cat)
-    data = R.RooDataSet.from_numpy(arrays, R.RooArgSet(obs_set, weight), name="data_obs", weight_name="_weight_")
-    data.SetName("data_obs")
-    data.SetTitle("data_obs")
-    if data.numEntries() != arrays["_weight_"].size:
-        raise BuildError(
-            f"data_obs lost {arrays['_weight_'].size - data.numEntries()} entries outside observable ranges"
-        )
+    data = _dataset(R, b, cat, weight, DATA_OBS, data_cols)
+    asimov = _dataset(R, b, cat, weight, ASIMOV_DATA, asimov_cols)
     # model_s
     sim = b.own(R.RooSimultaneous("model_s", "model_s", cat))
     for ch, pdf in zip(channels, pdfs, strict=True):
@@ -756,6 +762,7 @@ def _assemble(ROOT: Any, cfg: Config, channels: list[_Channel], out: Path, write
     ws = R.RooWorkspace("w", "w")
     ws.Import(sim, Silence=True)
     ws.Import(data, Silence=True)
+    ws.Import(asimov, Silence=True)
     term_vars = [
         b.own(R.RooRealVar(f"w_{t}", f"w_{t}", 0.0, -R.RooNumber.infinity(), R.RooNumber.infinity()))
         for t in term_names(cfg.coefficient_names)
@@ -766,6 +773,9 @@ def _assemble(ROOT: Any, cfg: Config, channels: list[_Channel], out: Path, write
         sim_data = R.RooDataSet.from_numpy(cols, R.RooArgSet(*ch_obs, *term_vars), name=f"sim_{name}")
         sim_data.SetName(f"sim_{name}")
         ws.Import(sim_data, Silence=True)
+    for ch, pdf in zip(channels, pdfs, strict=True):
+        for p in ch.procs:
+            ws.Import(_process_yield(R, b, ch, pdf, p), RecycleConflictNodes=True, Silence=True)
     pois = list(b.coefs)
     nuisances = list(b.nuisances) + list(b.rates)
     globs = [g.GetName() for g in b.globs]
@@ -793,7 +803,10 @@ def _assemble(ROOT: Any, cfg: Config, channels: list[_Channel], out: Path, write
                 "processes": [p.name for p in ch.procs],
                 "eft_processes": [p.name for p in ch.procs if p.cfg.eft],
                 "yields": y,
+                "n_eff": {p.name: effective_size(p.sample.weights) for p in ch.procs},
                 "edges": list(ch.cfg.edges) if isinstance(ch.cfg, BinnedChannel) else None,
+                "physical_observable": ch.cfg.observable.name if isinstance(ch.cfg, BinnedChannel) else None,
+                "workspace_observable": ch.cfg.workspace_observable() if isinstance(ch.cfg, BinnedChannel) else None,
                 "data": {"asimov": ch.cfg.data.asimov} if ch.cfg.data.asimov is not None else "observed",
             }
             for ch, y in zip(channels, yields, strict=True)
@@ -833,6 +846,53 @@ def _assemble(ROOT: Any, cfg: Config, channels: list[_Channel], out: Path, write
         global_observables=tuple(globs),
         channels=summaries,
     )
+
+
+def _template_counts(b: _Builder, pdf: Any, theta: Sequence[float]) -> F64:
+    """Expected counts per bin of a template pdf at ``theta`` (nuisances at their current, nominal values)."""
+    saved = [v.getVal() for v in b.coefs.values()]
+    try:
+        for v, val in zip(b.coefs.values(), theta, strict=True):
+            v.setVal(val)
+        return np.asarray(list(pdf.binYields()), dtype=np.float64)
+    finally:
+        for v, val in zip(b.coefs.values(), saved, strict=True):
+            v.setVal(val)
+
+
+def _dataset(
+    R: Any, b: _Builder, cat: Any, weight: Any, name: str, per_channel: Sequence[tuple[dict[str, F64], F64]]
+) -> Any:
+    """A weighted ``RooDataSet`` with every observable, ``CMS_channel`` and ``_weight_`` (channel i = entry i)."""
+    columns: dict[str, list[F64]] = {n: [] for n in b.observables}
+    columns["CMS_channel"] = []
+    columns["_weight_"] = []
+    for index, (obs, w) in enumerate(per_channel):
+        n_rows = w.size
+        for vname, var in b.observables.items():
+            columns[vname].append(obs[vname] if vname in obs else np.full(n_rows, var.getVal()))
+        columns["CMS_channel"].append(np.full(n_rows, float(index)))
+        columns["_weight_"].append(np.asarray(w, dtype=np.float64))
+    arrays: dict[str, npt.NDArray[Any]] = {k: np.concatenate(v) for k, v in columns.items()}
+    arrays["CMS_channel"] = arrays["CMS_channel"].astype(np.int32)
+    obs_set = R.RooArgSet(*b.observables.values(), cat)
+    data = R.RooDataSet.from_numpy(arrays, R.RooArgSet(obs_set, weight), name=name, weight_name="_weight_")
+    data.SetName(name)
+    data.SetTitle(name)
+    if data.numEntries() != arrays["_weight_"].size:
+        raise BuildError(f"{name} lost {arrays['_weight_'].size - data.numEntries()} entries outside observable ranges")
+    return data
+
+
+def _process_yield(R: Any, b: _Builder, ch: _Channel, pdf: Any, proc: _Proc) -> Any:
+    """``n_exp_final_bin<channel>_proc_<process>``: the process's expected events (Combine's name),
+    with Combine's ``combine.channel``/``combine.process``/``combine.signal`` attributes."""
+    name = f"n_exp_final_bin{ch.cfg.name}_proc_{proc.name}"
+    y = b.own(R.RooEFTYield(name, f"expected {proc.name} events in {ch.cfg.name}", pdf, proc.name))
+    y.setStringAttribute("combine.channel", ch.cfg.name)
+    y.setStringAttribute("combine.process", proc.name)
+    y.setAttribute("combine.signal", bool(proc.cfg.eft))
+    return y
 
 
 def _version() -> str:

@@ -1,0 +1,224 @@
+"""Combine-native workspaces: bin-index observables whose generated Asimov/toys are the expected
+counts, the stored SM Asimov dataset, per-process yields under Combine's names, and the
+MC-statistical yield parameters of unbinned channels."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+
+from test_workspace_build import PT_EDGES, config_dict, make_inputs
+
+
+def _build(d: Path, cfg: dict[str, Any], name: str = "ws.root") -> Path:
+    from rooeft.config import load_config
+    from rooeft.workspace import build_workspace
+
+    (d / f"{name}.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return build_workspace(load_config(d / f"{name}.yaml"), output=d / name).output
+
+
+def _open(path: Path) -> Any:
+    import rooeft
+
+    ROOT = rooeft.load_library()
+    ROOT.RooMsgService.instance().setGlobalKillBelow(ROOT.RooFit.WARNING)
+    f = ROOT.TFile.Open(str(path))
+    w = f.Get("w")
+    w._file = f
+    return w
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("combine")
+    make_inputs(d)
+    return d
+
+
+@pytest.fixture(scope="module")
+def ws(inputs: Path) -> Any:
+    return _open(_build(inputs, config_dict()))
+
+
+@pytest.fixture(scope="module")
+def ws_physical(inputs: Path) -> Any:
+    cfg = config_dict()
+    for ch in cfg["channels"]:
+        if ch["kind"] == "binned":
+            ch["index_observable"] = False
+    return _open(_build(inputs, cfg, "ws_physical.root"))
+
+
+def _generated_counts(ROOT: Any, pdf: Any, x: Any, *, expected: bool, seed: int = 0) -> np.ndarray:
+    ROOT.RooRandom.randomGenerator().SetSeed(seed + 1)
+    hist = pdf.generateBinned(ROOT.RooArgSet(x), ExpectedData=expected) if expected else None
+    if hist is None:
+        hist = pdf.generateBinned(ROOT.RooArgSet(x), Extended=True)
+    return np.array([hist.weight(i) for i in range(hist.numEntries())])
+
+
+def test_generated_asimov_is_expected_counts(ws: Any) -> None:
+    """RooFit's Asimov generation (what Combine's ``-t -1`` runs) on the bin-index observable gives
+    the expected counts of every bin to 1e-9, at the SM and at a BSM point."""
+    import rooeft
+
+    ROOT = rooeft.load_library()
+    pdf, x = ws.pdf("pdf_cnt"), ws.var("CMS_th1x_cnt")
+    assert x.getMin() == 0 and x.getMax() == len(PT_EDGES) - 1 and x.getBins() == len(PT_EDGES) - 1
+    for c1 in (0.0, 0.7):
+        ws.var("c1").setVal(c1)
+        try:
+            expected = np.array(list(pdf.binYields()))
+            counts = _generated_counts(ROOT, pdf, x, expected=True)
+        finally:
+            ws.var("c1").setVal(0.0)
+        np.testing.assert_allclose(counts, expected, rtol=1e-9)
+
+
+def test_generated_toys_fluctuate_around_expected_counts(ws: Any) -> None:
+    """Toys (Combine's ``-t N``) are Poisson around the expected counts: the mean over 400 toys is
+    within 4 standard errors of the expectation in every bin, and the variance matches."""
+    import rooeft
+
+    ROOT = rooeft.load_library()
+    pdf, x = ws.pdf("pdf_cnt"), ws.var("CMS_th1x_cnt")
+    expected = np.array(list(pdf.binYields()))
+    toys = np.array([_generated_counts(ROOT, pdf, x, expected=False, seed=i) for i in range(400)])
+    err = np.sqrt(expected / len(toys))
+    assert np.all(np.abs(toys.mean(axis=0) - expected) < 4 * err), (toys.mean(axis=0), expected)
+    np.testing.assert_allclose(toys.var(axis=0, ddof=1), expected, rtol=0.35)
+
+
+def _densities(ROOT: Any, pdf: Any, x: Any, centres: np.ndarray) -> np.ndarray:
+    nset = ROOT.RooArgSet(x)
+    out = []
+    for c in centres:
+        x.setVal(float(c))
+        out.append(pdf.getVal(nset) * pdf.expectedEvents(nset))
+    return np.array(out)
+
+
+def test_physical_binning_is_the_opt_out(ws: Any, ws_physical: Any) -> None:
+    """On the bin index, the extended density at a bin centre *is* the expected count, so a
+    generator that evaluates the pdf at bin centres (as Combine's toy code does for binned data)
+    without bin volumes is exact. ``index_observable: false`` keeps the physical edges, where the
+    density is count/width (and RooFit's own generateBinned still integrates correctly)."""
+    import rooeft
+
+    ROOT = rooeft.load_library()
+    pdf, x = ws.pdf("pdf_cnt"), ws.var("CMS_th1x_cnt")
+    counts = np.array(list(pdf.binYields()))
+    np.testing.assert_allclose(_densities(ROOT, pdf, x, np.arange(counts.size) + 0.5), counts, rtol=1e-12)
+    pdf_p, x_p = ws_physical.pdf("pdf_cnt"), ws_physical.var("ptz")
+    assert x_p and not ws_physical.var("CMS_th1x_cnt")
+    edges = np.asarray(PT_EDGES)
+    dens = _densities(ROOT, pdf_p, x_p, 0.5 * (edges[1:] + edges[:-1]))
+    np.testing.assert_allclose(dens, np.array(list(pdf_p.binYields())) / np.diff(edges), rtol=1e-12)
+    np.testing.assert_allclose(_generated_counts(ROOT, pdf_p, x_p, expected=True), counts, rtol=1e-9)
+
+
+def test_stored_asimov_equals_model_asimov_and_fits_to_sm(ws: Any, inputs: Path) -> None:
+    """``data_asimov`` (for Combine's ``-D data_asimov``) is the SM expectation: binned channels the
+    expected counts at the bin-index centres, unbinned channels the weighted simulation; a fit to
+    it returns the SM with the nuisances at nominal."""
+    from rooeft.infer.model import DataSpec, Model
+
+    data = ws.data("data_asimov")
+    assert data and data.isWeighted() and data.weightVar().GetName() == "_weight_"
+    arr = data.to_numpy()
+    model = Model(inputs / "ws.root")
+    reference = model.asimov_dataset({}).to_numpy()
+    for col in ("CMS_channel", "_weight_", "x", "CMS_th1x_cnt", "CMS_th1x_bin"):
+        np.testing.assert_allclose(arr[col], reference[col], rtol=1e-12, atol=1e-12)
+    ch = arr["CMS_channel"]
+    np.testing.assert_allclose(arr["_weight_"][ch == 2], list(ws.pdf("pdf_cnt").binYields()), rtol=1e-12)
+    spec = DataSpec(name="data_asimov")
+    fit = model.minimize(model.likelihood(spec), [*model.pois, *model.nuisances], start=dict(model.nominal))
+    assert fit.status == 0
+    for poi in model.pois:
+        assert fit.values[poi] == pytest.approx(0.0, abs=2e-3), poi
+    for nu in model.nuisances:
+        assert fit.values[nu] == pytest.approx(model.nominal[nu], abs=2e-3), nu
+
+
+def test_process_yields_use_combine_names(ws: Any) -> None:
+    """``n_exp_final_bin<ch>_proc_<p>`` exist for every channel and process, carry Combine's
+    attributes, follow the parameters and add up to the channel's expected events."""
+    meta = json.loads(ws.obj("rooeft_metadata").GetTitle())
+    for ch in meta["channels"]:
+        pdf = ws.pdf(f"pdf_{ch['name']}")
+        for c1 in (0.0, -0.6):
+            ws.var("c1").setVal(c1)
+            ws.var("lumi").setVal(0.5 if c1 else 0.0)
+            try:
+                total = 0.0
+                for p in ch["processes"]:
+                    y = ws.function(f"n_exp_final_bin{ch['name']}_proc_{p}")
+                    assert y and y.InheritsFrom("RooEFTYield"), (ch["name"], p)
+                    assert y.getStringAttribute("combine.channel") == ch["name"]
+                    assert y.getStringAttribute("combine.process") == p
+                    assert bool(y.getAttribute("combine.signal")) == (p in ch["eft_processes"])
+                    total += y.getVal()
+                assert total == pytest.approx(pdf.expectedEvents(ws.set("ModelConfig_Observables")), rel=1e-12)
+            finally:
+                ws.var("c1").setVal(0.0)
+                ws.var("lumi").setVal(0.0)
+    sig0 = ws.function("n_exp_final_bincnt_proc_sig").getVal()
+    ws.var("c1").setVal(0.5)
+    try:
+        assert ws.function("n_exp_final_bincnt_proc_sig").getVal() != pytest.approx(sig0, rel=1e-6)
+        assert ws.function("n_exp_final_bincnt_proc_bkg").getVal() == pytest.approx(
+            ws.pdf("pdf_cnt").processYield("bkg"), rel=1e-14
+        )
+    finally:
+        ws.var("c1").setVal(0.0)
+
+
+def _counting_like(d: Path, n_sim: int, mc_stats: bool) -> dict[str, Any]:
+    """One EFT process whose ratio r = 1 + 0.6·c1 does not depend on x: only the yield measures c1."""
+    from rooeft.onnx_toys import build_columns_model
+    from test_workspace_build import write_tree
+
+    rng = np.random.default_rng(7)
+    w = rng.uniform(0.2, 1.8, n_sim) * (2000.0 / n_sim)  # ~2000 expected events whatever n_sim
+    write_tree(d / f"sim{n_sim}.root", {"x": rng.normal(0, 1, n_sim), "weight": w, "w_sm": w, "w_c1": 0.6 * w,
+                                          "w_c1_c1": 0.0 * w})  # fmt: skip
+    build_columns_model(d / "flat.onnx", [("lin:sig:c1", "poly", [0.6]), ("quad:sig:c1:c1", "poly", [0.0])],
+                        coefficients=["c1"], processes=["sig"])  # fmt: skip
+    channel: dict[str, Any] = {
+        "name": "unb", "kind": "unbinned", "model": "flat.onnx",
+        "processes": [{"name": "sig", "files": [f"sim{n_sim}.root"], "eft": True}],
+        "data": {"asimov": {"c1": 0.0}},
+    }  # fmt: skip
+    if mc_stats:
+        channel["mc_stats"] = {"threshold": 0.0}
+    return {"version": 1, "name": "flat", "coefficients": [{"name": "c1", "range": [-1, 1]}], "channels": [channel]}
+
+
+@pytest.mark.parametrize("n_sim", [300, 3000])
+def test_unbinned_mc_stats_widen_interval_by_the_expected_amount(inputs: Path, n_sim: int) -> None:
+    """γ ~ Gauss(1, σ = 1/√n_eff) multiplies the process's yield and per-event term. When only the
+    yield ν(c1) = ν₀(1 + a·c1) measures c1, profiling γ on Asimov data gives exactly
+    σ(c1)² = (1 + ν₀σ²)/(ν₀a²), i.e. the stat-only width times √(1 + ν₀/n_eff)."""
+    from rooeft.infer.fit import fit
+    from rooeft.infer.model import Model
+
+    plain = Model(_build(inputs, _counting_like(inputs, n_sim, False), f"flat{n_sim}.root"))
+    with_mc = Model(_build(inputs, _counting_like(inputs, n_sim, True), f"flat{n_sim}_mc.root"))
+    meta = json.loads(with_mc.w.obj("rooeft_metadata").GetTitle())["channels"][0]
+    n_eff, nu0 = meta["n_eff"]["sig"], meta["yields"]["sig"]
+    assert with_mc.nuisances == ["prop_binunb_proc_sig"] and plain.nuisances == []
+    rel = with_mc.constraints["prop_binunb_proc_sig"][1]
+    assert rel == pytest.approx(1.0 / math.sqrt(n_eff), rel=1e-12)
+    r0, r1 = fit(plain), fit(with_mc)
+    assert r0.status == 0 and r1.status == 0
+    s0, s1 = r0.parameters["c1"].error, r1.parameters["c1"].error
+    assert s0 == pytest.approx(1.0 / math.sqrt(nu0 * 0.6**2), rel=1e-3)
+    assert s1 / s0 == pytest.approx(math.sqrt(1.0 + nu0 * rel**2), rel=1e-2), (s0, s1, n_eff)
