@@ -32,8 +32,6 @@
 #include <deque>
 #include <stdexcept>
 #include <string>
-#include <type_traits>
-#include <utility>
 #include <vector>
 
 using RooFit::Detail::JSONNode;
@@ -686,40 +684,6 @@ const RooEFTUnbinnedPdf *findUnbinnedSource(RooJSONFactoryWSTool *tool, const Ro
    return found;
 }
 
-// Yields of binned channels (RooEFTYield from a RooEFTTemplatePdf) need RooEFTYield's
-// templatePdf()/templateProcess() and its template-pdf constructor; these helpers compile to
-// "not supported" against a RooEFTYield without them.
-template <class Y, class = void>
-struct HasTemplateYield : std::false_type {};
-template <class Y>
-struct HasTemplateYield<Y, std::void_t<decltype(std::declval<const Y &>().templatePdf()),
-                                       decltype(std::declval<const Y &>().templateProcess())>> : std::true_type {};
-
-/// Write {pdf, process} of a binned-channel yield; false for a yield of an unbinned pdf.
-template <class Y>
-bool exportTemplateYield(RooJSONFactoryWSTool *tool, const Y &y, JSONNode &elem)
-{
-   if constexpr (HasTemplateYield<Y>::value) {
-      if (const RooEFTTemplatePdf *tpl = y.templatePdf()) {
-         elem["pdf"] << tpl->GetName();
-         elem["process"] << y.templateProcess();
-         tool->queueExport(*tpl);
-         return true;
-      }
-   }
-   return false;
-}
-
-template <class Y>
-std::unique_ptr<Y> makeTemplateYield(const Where &w, const RooEFTTemplatePdf &pdf, const std::string &process)
-{
-   if constexpr (std::is_constructible_v<Y, const char *, const char *, const RooEFTTemplatePdf &, const char *>) {
-      return std::make_unique<Y>(w.name.c_str(), w.name.c_str(), pdf, process.c_str());
-   } else {
-      fail(w.cls, w.name, "this libRooEFT cannot build a yield of a RooEFTTemplatePdf");
-   }
-}
-
 class YieldExporter : public RooFit::JSONIO::Exporter {
 public:
    const std::string &key() const override { return kYieldType; }
@@ -728,8 +692,12 @@ public:
    {
       const auto &y = static_cast<const RooEFTYield &>(*arg);
       elem["type"] << key();
-      if (exportTemplateYield(tool, y, elem))
+      if (const RooEFTTemplatePdf *tpl = y.templatePdf()) { // a binned channel's yield
+         elem["pdf"] << tpl->GetName();
+         elem["process"] << y.templateProcess();
+         tool->queueExport(*tpl);
          return true;
+      }
       const RooEFTUnbinnedPdf *pdf = findUnbinnedSource(tool, y);
       if (!pdf)
          fail("RooEFTYield", y.GetName(),
@@ -753,7 +721,7 @@ public:
       if (auto *unb = dynamic_cast<RooEFTUnbinnedPdf *>(pdf)) {
          guarded(w, [&] { y = std::make_unique<RooEFTYield>(w.name.c_str(), w.name.c_str(), *unb, process.c_str()); });
       } else if (auto *tpl = dynamic_cast<RooEFTTemplatePdf *>(pdf)) {
-         guarded(w, [&] { y = makeTemplateYield<RooEFTYield>(w, *tpl, process); });
+         guarded(w, [&] { y = std::make_unique<RooEFTYield>(w.name.c_str(), w.name.c_str(), *tpl, process.c_str()); });
       } else {
          fail(w.cls, w.name,
               std::string("'pdf' names a ") + pdf->ClassName() + ", expected RooEFTUnbinnedPdf or RooEFTTemplatePdf");
