@@ -80,6 +80,7 @@ def test_fit_matches_numpy_likelihood(mixed: tuple[Path, dict[str, Any]], tmp_pa
         "correlation",
         "at_limit",
         "attempts",
+        "yields",
     }
     assert raw["at_limit"] == [] and raw["attempts"][0]["name"] == "migrad" and raw["attempts"][0]["calls"] > 0
     assert set(raw["parameters"]["c"]) == {

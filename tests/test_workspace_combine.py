@@ -222,3 +222,52 @@ def test_unbinned_mc_stats_widen_interval_by_the_expected_amount(inputs: Path, n
     s0, s1 = r0.parameters["c1"].error, r1.parameters["c1"].error
     assert s0 == pytest.approx(1.0 / math.sqrt(nu0 * 0.6**2), rel=1e-3)
     assert s1 / s0 == pytest.approx(math.sqrt(1.0 + nu0 * rel**2), rel=1e-2), (s0, s1, n_eff)
+
+
+def test_fit_reports_pre_and_post_fit_process_yields(inputs: Path) -> None:
+    """``fit`` reports every process's expected events before and after the fit with a propagated
+    error (what FitDiagnostics' normalisations give): pre-fit at the nominal parameters, post-fit
+    adding up to the channel's fitted expectation, errors from the covariance."""
+    from rooeft.infer.fit import FitResult, fit
+    from rooeft.infer.model import Model
+
+    model = Model(inputs / "ws.root")
+    res = fit(model, data="data_asimov")
+    assert res.ok
+    by = {(y.channel, y.process): y for y in res.yields}
+    assert sorted(by) == sorted((c, p) for c in ("unb", "bin", "cnt") for p in ("sig", "bkg"))
+    model.reset()
+    for (c, p), y in by.items():
+        assert y.prefit == pytest.approx(model.w.function(f"n_exp_final_bin{c}_proc_{p}").getVal(), rel=1e-12)
+        assert math.isfinite(y.postfit_error) and y.postfit_error > 0, (c, p)
+    model.set_values({n: q.value for n, q in res.parameters.items()})
+    try:
+        for c in ("unb", "bin", "cnt"):
+            total = by[(c, "sig")].postfit + by[(c, "bkg")].postfit
+            assert total == pytest.approx(model.channel_pdfs[c].expectedEvents(model.mc.GetObservables()), rel=1e-12)
+    finally:
+        model.reset()
+    # the fitted totals reproduce the (SM Asimov) data of each binned channel
+    data = model.w.data("data_asimov").to_numpy()
+    for index, c in ((1, "bin"), (2, "cnt")):
+        n_data = data["_weight_"][data["CMS_channel"] == index].sum()
+        assert by[(c, "sig")].postfit + by[(c, "bkg")].postfit == pytest.approx(n_data, rel=1e-4), c
+        assert by[(c, "sig")].postfit == pytest.approx(by[(c, "sig")].prefit, rel=1e-3), c
+    # the propagated error agrees with sampling the parameters from the fit covariance
+    names = list(res.correlation_names)
+    sig = np.array([res.parameters[n].error for n in names])
+    cov = np.array(res.correlation) * np.outer(sig, sig)
+    centre = np.array([res.parameters[n].value for n in names])
+    draws = np.random.default_rng(3).multivariate_normal(centre, cov, size=400)
+    f = model.w.function("n_exp_final_bincnt_proc_bkg")
+    values = []
+    try:
+        for d in draws:
+            model.set_values(dict(zip(names, d, strict=True)), extend=False)
+            values.append(f.getVal())
+    finally:
+        model.reset()
+    assert by[("cnt", "bkg")].postfit_error == pytest.approx(np.std(values, ddof=1), rel=0.1)
+    again = FitResult.from_dict(res.to_dict())
+    assert again.yields == res.yields
+    assert "cnt / bkg" in res.table()

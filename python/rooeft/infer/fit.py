@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from rooeft.infer.model import DataSpec, FitAttempt, Model, get_model
 
-__all__ = ["FitResult", "ParameterResult", "fit"]
+__all__ = ["FitResult", "ParameterResult", "ProcessYield", "fit", "process_yields"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,20 @@ class ParameterResult:
 
 
 @dataclass(frozen=True)
+class ProcessYield:
+    """Expected events of one process in one channel before and after the fit (what Combine's
+    FitDiagnostics ``--saveNormalizations`` reports), from the workspace's
+    ``n_exp_final_bin<channel>_proc_<process>`` function. ``postfit_error`` is the linear
+    propagation of the fit covariance (NaN without an accurate covariance)."""
+
+    channel: str
+    process: str
+    prefit: float
+    postfit: float
+    postfit_error: float
+
+
+@dataclass(frozen=True)
 class FitResult:
     """Result of :func:`fit`. ``status`` is Migrad's status of the kept attempt (0 = converged),
     ``cov_quality`` Minuit's covariance quality (3 = accurate, −1 = not computed). ``attempts``
@@ -66,6 +80,7 @@ class FitResult:
     edm: float = float("nan")
     minos_status: int | None = None
     label: str = ""
+    yields: tuple[ProcessYield, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -126,6 +141,7 @@ class FitResult:
                 for a in self.attempts
             ],
             "correlation": {"names": list(self.correlation_names), "matrix": [list(r) for r in self.correlation]},
+            "yields": [vars(y) for y in self.yields],
         }
 
     @classmethod
@@ -145,6 +161,7 @@ class FitResult:
             correlation_names=tuple(corr["names"]),
             correlation=tuple(tuple(float(x) for x in r) for r in corr["matrix"]),
             attempts=attempts,
+            yields=tuple(ProcessYield(**y) for y in d.get("yields", ())),
         )
 
     def table(self) -> str:
@@ -156,11 +173,64 @@ class FitResult:
             con = f"{p.constraint:7.3f}" if p.constraint is not None else " " * 7
             tag = " (POI)" if p.poi else ""
             lines.append(f"{n + tag:<24} {p.value:11.5g} {p.error_lo:10.4g} {p.error_hi:+10.4g} {pull} {con}")
+        if self.yields:
+            lines.append(f"{'channel / process':<32} {'pre-fit':>11} {'post-fit':>11} {'± error':>10}")
+            for y in self.yields:
+                name = f"{y.channel} / {y.process}"
+                lines.append(f"{name:<32} {y.prefit:11.5g} {y.postfit:11.5g} {y.postfit_error:10.4g}")
         if self.attempts and (len(self.attempts) > 1 or not self.ok):
             lines.append(
                 "attempts: " + ", ".join(f"{a.name}(status {a.status}, covQual {a.cov_quality})" for a in self.attempts)
             )
         return "\n".join(lines)
+
+
+def process_yields(model: Model, result: FitResult) -> tuple[ProcessYield, ...]:
+    """Pre-fit (nominal parameters) and post-fit (``result``'s values) expected events of every
+    process with an ``n_exp_final_bin<channel>_proc_<process>`` function in the workspace; the
+    post-fit error is ``√(gᵀ C g)`` with ``g`` the central-difference gradient over the floating
+    parameters (steps of 0.1 σ) and ``C`` the fit covariance. The parameters are restored."""
+    import numpy as np
+
+    channels = model.metadata.get("channels", [])
+    funcs = [
+        (c["name"], p, model.w.function(f"n_exp_final_bin{c['name']}_proc_{p}"))
+        for c in channels
+        for p in c.get("processes", [])
+    ]
+    funcs = [(c, p, f) for c, p, f in funcs if f]
+    if not funcs:
+        return ()
+    saved = model.values()
+    names = [n for n in result.correlation_names if result.parameters[n].error > 0]
+    index = {n: i for i, n in enumerate(result.correlation_names)}
+    sig = np.array([result.parameters[n].error for n in names])
+    corr = np.array([[result.correlation[index[a]][index[b]] for b in names] for a in names]) if names else None
+    cov = corr * np.outer(sig, sig) if corr is not None else None
+    try:
+        model.reset()
+        pre = [float(f.getVal()) for _, _, f in funcs]
+        post_values = {n: p.value for n, p in result.parameters.items()}
+        model.set_values(post_values)
+        post = [float(f.getVal()) for _, _, f in funcs]
+        grads = np.zeros((len(funcs), len(names)))
+        for j, n in enumerate(names):
+            lo, hi = model.ranges.get(n, (-math.inf, math.inf))
+            x = post_values[n]
+            up, down = min(x + 0.1 * sig[j], hi), max(x - 0.1 * sig[j], lo)  # stay inside the range
+            model.set_values({n: up})
+            f_up = np.array([f.getVal() for _, _, f in funcs])
+            model.set_values({n: down})
+            f_down = np.array([f.getVal() for _, _, f in funcs])
+            model.set_values({n: x})
+            if up > down:
+                grads[:, j] = (f_up - f_down) / (up - down)
+    finally:
+        model.reset()
+        model.set_values(saved, extend=True)
+    ok = result.ok and cov is not None
+    errors = np.sqrt(np.sum((grads @ cov) * grads, axis=1)) if ok and cov is not None else np.full(len(funcs), np.nan)
+    return tuple(ProcessYield(c, p, pre[i], post[i], float(errors[i])) for i, (c, p, _) in enumerate(funcs))
 
 
 def _as_spec(data: str, asimov: Mapping[str, float] | bool | None) -> DataSpec:
@@ -275,11 +345,12 @@ def fit(
     Returns
     -------
     FitResult
-        Failed fits are returned (with ``status``, ``cov_quality`` and the attempts made), never
+        With the pre- and post-fit yields of every process (:func:`process_yields`). Failed fits
+        are returned (with ``status``, ``cov_quality`` and the attempts made), never
         raised or dropped.
     """
     model = get_model(workspace, engine=engine)
-    return fit_spec(
+    result = fit_spec(
         model,
         _as_spec(data, asimov),
         minos=list(minos or ()),
@@ -290,3 +361,4 @@ def fit(
         hesse=hesse,
         label=label,
     )
+    return replace(result, yields=process_yields(model, result))
