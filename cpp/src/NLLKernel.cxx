@@ -1,5 +1,7 @@
 #include "RooEFT/NLLKernel.h"
 
+#include "CpuDispatch.h"
+
 #include "RooEFT/Math.h"
 #include "RooEFT/OnnxSession.h"
 #include "RooEFT/RooEFTTemplatePdf.h"
@@ -312,9 +314,11 @@ struct Scratch {
 /// One block of events: writes the pass accumulators to `acc` (see Unbinned::nAcc). Log mode:
 /// acc[0] = Σ w ln R and the gradient sums carry w/R; integral mode: acc[0] = Σ w R, sums carry w.
 /// Returns false if a ratio is not positive and finite (log mode).
-bool blockPass(std::size_t nProc, const std::size_t *procT, const std::size_t *procK, std::size_t rowWidth,
-               const float *base, std::size_t nTotal, std::size_t first, std::size_t m, const double *w,
-               const double *coef, const double *sysCoef, bool logMode, bool grad, double *acc, Scratch &s)
+[[gnu::always_inline]] inline bool blockPassBody(std::size_t nProc, const std::size_t *procT, const std::size_t *procK,
+                                                 std::size_t rowWidth, const float *base, std::size_t nTotal,
+                                                 std::size_t first, std::size_t m, const double *w, const double *coef,
+                                                 const double *sysCoef, bool logMode, bool grad, double *acc,
+                                                 Scratch &s)
 {
    for (std::size_t j = 0; j < rowWidth; ++j)
       s.cols[j] = base + j * nTotal + first;
@@ -383,6 +387,27 @@ bool blockPass(std::size_t nProc, const std::size_t *procT, const std::size_t *p
       cols += T + 2 * K;
    }
    return true;
+}
+
+#ifdef ROOEFT_DISPATCH_AVX2
+/// blockPassBody compiled for AVX2+FMA (CpuDispatch.h); `flatten` inlines its helpers
+/// (dotBlock, sumBlock, Math::processFactors) so that they are compiled for AVX2 too.
+template <class... A>
+ROOEFT_TARGET_AVX2 [[gnu::flatten]] bool blockPassAvx2(A &&...a)
+{
+   return blockPassBody(a...);
+}
+#endif
+
+/// One block of events (blockPassBody), with the instruction set chosen at run time.
+template <class... A>
+bool blockPass(A &&...a)
+{
+#ifdef ROOEFT_DISPATCH_AVX2
+   if (Detail::useAvx2Fma())
+      return blockPassAvx2(a...);
+#endif
+   return blockPassBody(a...);
 }
 
 /// All blocks of a column set, split over `threads`, reduced in block order with Kahan sums.
