@@ -35,7 +35,11 @@ if(NOT _rooeft_root_cmake)
     "(`pip install ROOT`) into the environment you build in, or pass -DROOT_DIR=<dir with ROOTConfig.cmake>.")
 endif()
 
-get_filename_component(_root_prefix "${_rooeft_root_cmake}/.." REALPATH)
+# (through ROOTConfig.cmake itself: on a re-configure ROOT_DIR is the shim's cmake/ folder, whose
+# files link to the real ones)
+get_filename_component(_rooeft_root_cmake "${_rooeft_root_cmake}/ROOTConfig.cmake" REALPATH)
+get_filename_component(_rooeft_root_cmake "${_rooeft_root_cmake}" DIRECTORY)
+get_filename_component(_root_prefix "${_rooeft_root_cmake}/.." ABSOLUTE)
 get_filename_component(_site_packages "${_root_prefix}/.." REALPATH)
 file(READ "${_rooeft_root_cmake}/ROOTConfig-targets-release.cmake" _targets LIMIT 4000)
 if(_targets MATCHES "mock_site_packages" AND NOT EXISTS "${_site_packages}/../mock_site_packages")

@@ -18,6 +18,9 @@
 #ifndef ROOEFT_DEFAULT_ORT_LIBRARY
 #define ROOEFT_DEFAULT_ORT_LIBRARY ""
 #endif
+#ifndef ROOEFT_ORT_HEADERS
+#define ROOEFT_ORT_HEADERS "?"
+#endif
 
 namespace RooEFT {
 namespace {
@@ -27,7 +30,20 @@ struct Runtime {
    const OrtApi *api = nullptr;
    OrtEnv *env = nullptr;
    std::string path;
+   std::string version; ///< the runtime's GetVersionString()
 };
+
+/// The runtime at `path` (version `version`) lacks the C API version of our headers.
+std::string apiVersionError(const std::string &path, const std::string &version)
+{
+   const std::string v = std::to_string(ORT_API_VERSION);
+   return "RooEFT: the ONNX Runtime library '" + path + "' is version " + version +
+          ", older than the ONNX Runtime headers libRooEFT was built with (C API version " + v + ", from " +
+          ROOEFT_ORT_HEADERS + "): it does not provide C API version " + v + " (ONNX Runtime >= 1." + v +
+          " does). Load a newer runtime (set ROOEFT_ONNXRUNTIME_LIB to a libonnxruntime.so of version >= 1." + v +
+          ", e.g. from `pip install -U onnxruntime`), or rebuild libRooEFT against this runtime's own headers "
+          "(-DONNXRUNTIME_INCLUDE_DIR=<its include folder>).";
+}
 
 /// The onnxruntime Python package next to this library in site-packages
 /// (<site-packages>/rooeft/lib/libRooEFT.so -> <site-packages>/onnxruntime/capi/libonnxruntime.so*).
@@ -108,10 +124,11 @@ const Runtime &runtime()
          return;
       }
       const OrtApiBase *base = getBase();
-      rt.api = base->GetApi(ORT_API_VERSION);
+      const char *version = base ? base->GetVersionString() : nullptr;
+      rt.version = version ? version : "unknown";
+      rt.api = base ? base->GetApi(ORT_API_VERSION) : nullptr;
       if (!rt.api) {
-         error = "RooEFT: ONNX Runtime " + std::string(base->GetVersionString()) + " at '" + rt.path +
-                 "' does not provide C API version " + std::to_string(ORT_API_VERSION);
+         error = apiVersionError(rt.path, rt.version);
          return;
       }
       OrtStatus *st = rt.api->CreateEnv(ORT_LOGGING_LEVEL_ERROR, "rooeft", &rt.env);
@@ -289,6 +306,10 @@ void OnnxSession::run(const float *in, std::size_t nEvents, float *out) const
       check(api, st, "Run");
    }
 }
+
+int OnnxSession::apiVersion() { return ORT_API_VERSION; }
+
+std::string OnnxSession::runtimeVersion() { return runtime().version; }
 
 std::string OnnxSession::runtimeLibraryPath()
 {

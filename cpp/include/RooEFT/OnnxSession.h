@@ -42,6 +42,13 @@ public:
 
    /// Path of the ONNX Runtime shared library that is (or would be) loaded.
    static std::string runtimeLibraryPath();
+   /// The ONNX Runtime C API version libRooEFT was compiled against (its headers' ORT_API_VERSION).
+   /// The runtime loaded must provide it: ONNX Runtime 1.N provides the versions up to N, an older
+   /// runtime fails with a message naming both versions and the library path.
+   static int apiVersion();
+   /// Version string of the loaded ONNX Runtime (loads it; throws std::runtime_error saying why
+   /// if it cannot be loaded or is too old for apiVersion()).
+   static std::string runtimeVersion();
    /// Read a whole file into bytes; throws `std::runtime_error` naming the file on failure.
    static std::vector<unsigned char> readFile(const std::string &path);
 
