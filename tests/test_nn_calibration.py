@@ -194,12 +194,18 @@ def test_train_from_arrays_reports_reliability_and_records_the_calibration(tmp_p
         x, sc, observables=["x"], coefficients=["c"], processes=["sig", "bkg"], process=label,
         estimator="per_term", eft_config=PerTermConfig(network=NET, training=TR),
         fraction_config=FractionConfig(network=NET, training=TR),
-        calibration=CalibrationConfig(test_fraction=0.2, seed=3), output=tmp_path / "m.onnx",
+        calibration=CalibrationConfig(test_fraction=0.2, seed=3, slices=("x",)), output=tmp_path / "m.onnx",
     )  # fmt: skip
     rep = res.reliability
     assert rep is not None and rep["test_split"]["n_events"] == 1200
     assert set(rep["fractions"]) == {"sig", "bkg"}
     assert rep["fractions"]["sig"]["calibrated"]["ndf"] >= 5
+    # in bins of x: the true signal fraction rises with x, and the calibrated model follows it
+    sliced = rep["fraction_slices"]["sig"]["x"]["calibrated"]["bins"]
+    assert len(sliced) >= 5
+    assert sliced[-1]["true"] > sliced[0]["true"] + 0.5
+    for b in sliced:
+        assert abs(b["predicted"] - b["true"]) < 4 * b["error"] + 0.02
     # the ratio tables: ± the linear probe for the one coefficient, calibrated per term
     thetas = [e["theta"]["c"] for e in rep["ratios"]["sig"]]
     assert len(thetas) == 2 and thetas[0] == pytest.approx(-thetas[1]) and thetas[0] > 0
@@ -233,10 +239,12 @@ def test_cli_writes_reliability_and_no_calibration_opts_out(tmp_path: Path, caps
     _write(tmp_path / "sig.root", {"x": xs, "weight": w0, "w_sm": w0, "w_c": w0 * 0.4 * xs, "w_c_c": w0 * 0.1 * xs**2})
     _write(tmp_path / "bkg.root", {"x": rng.normal(-1.0, 1.0, n), "weight": np.full(n, 0.15)})
     common = ["train", "--process", f"sig={tmp_path / 'sig.root'}", "--process", f"bkg={tmp_path / 'bkg.root'}",
-              "--quick", "--width", "8", "--hidden-layers", "1", "--quiet", "--theta-scale", "0.5"]  # fmt: skip
+              "--quick", "--width", "8", "--hidden-layers", "1", "--quiet", "--theta-scale", "0.5",
+              "--reliability-slices", "x"]  # fmt: skip
     assert main([*common, "-o", str(tmp_path / "cal" / "m.onnx")]) == 0
     out = capsys.readouterr().out
     assert "frac:sig  calibrated:" in out and "m_reliability.json" in out
+    assert "frac:sig in bins of x  calibrated:" in out
     rep = json.loads((tmp_path / "cal" / "m_reliability.json").read_text())
     assert rep["calibration"]["enabled"] is True
     assert rep["test_split"]["n_events"] == round(0.15 * 2 * n)

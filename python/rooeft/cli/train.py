@@ -184,7 +184,10 @@ def _train(args: argparse.Namespace, output: Path, workdir: Path, processes: lis
         fraction_config=FractionConfig(network=network, training=training("fractions")),
         systematic_config=SystematicConfig(network=network, training=training("systematics")),
         calibration=CalibrationConfig(
-            enabled=not args.no_calibration, test_fraction=args.test_fraction, seed=args.seed
+            enabled=not args.no_calibration,
+            test_fraction=args.test_fraction,
+            seed=args.seed,
+            slices=tuple(o for o in (args.reliability_slices or "").split(",") if o),
         ),
     )
     bundle = save_bundle(
@@ -261,6 +264,11 @@ def register(sub: Any) -> None:
         "--no-calibration",
         action="store_true",
         help="do not calibrate the classifier outputs (the reliability report is still written)",
+    )
+    p.add_argument(
+        "--reliability-slices",
+        metavar="OBS[,OBS]",
+        help="also compare predicted and true fractions in bins of these observables (e.g. pT)",
     )
     p.add_argument(
         "--test-fraction",

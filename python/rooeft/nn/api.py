@@ -158,6 +158,7 @@ def train_from_arrays(
             test_rows,
             processes=procs,
             coefficients=coefs,
+            observables=obs,
             fractions=fractions,
             eft=result_eft,
             eft_config=eft_config,

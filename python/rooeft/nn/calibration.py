@@ -86,6 +86,9 @@ class CalibrationConfig:
     """Smallest effective number of events ``(Σw)²/Σw²`` of a calibration or reliability bin."""
     reliability_bins: int = 10
     """Bins (weighted quantiles of the prediction) of the reliability tables."""
+    slices: tuple[str, ...] = ()
+    """Observables in whose (quantile) bins the fractions are also compared with the truth (e.g.
+    ``("pT",)``): calibration in bins of π̂ does not imply calibration at high pT."""
     theta_points: tuple[tuple[float, ...], ...] | None = None
     """θ points of the ratio reliability; ``None``: each coefficient at ± its typical value
     (``theta_scale`` of a quadratic model, the linear probe values of per-term classifiers)."""
@@ -488,16 +491,20 @@ def reliability_table(
     *,
     n_bins: int = 10,
     min_effective: float = 50.0,
+    binning: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """Predicted vs true in bins of the prediction.
+    """Predicted vs true in bins of the prediction (or of ``binning``, e.g. an observable).
 
     ``predicted``: per-event prediction; the truth of a bin is ``Σ num / Σ den`` with its
     effective-size-aware error; the bin's prediction is the ``den``-weighted mean of ``predicted``.
+    Bins are weighted (|den|) quantiles of the binning variable, merged to ``min_effective``
+    effective events; ``lo``/``hi``/``mean`` of a bin refer to the binning variable.
     Returns ``{"bins": [...], "chi2", "ndf", "max_abs_pull", "mean_abs_deviation"}``: χ² of the
-    bins against the diagonal (no network uncertainty), and the |den|-weighted mean |pred − true|.
+    bins against the prediction (no network uncertainty), and the |den|-weighted mean |pred − true|.
     """
     predicted = np.asarray(predicted, float)
-    bins = quantile_bins(predicted, den, n_bins, min_effective)
+    var = predicted if binning is None else np.asarray(binning, float)
+    bins = quantile_bins(var, den, n_bins, min_effective)
     rows: list[dict[str, float]] = []
     chi2 = 0.0
     dev = 0.0
@@ -511,9 +518,11 @@ def reliability_table(
         truth, err = binned_ratio(num[sel], den[sel])
         pred = float(np.sum(den[sel] * predicted[sel]) / dsum)
         pull = (pred - truth) / err if err > 0 else math.nan
+        aw = float(np.sum(np.abs(den[sel])))
         rows.append({
-            "lo": float(predicted[sel].min()),
-            "hi": float(predicted[sel].max()),
+            "lo": float(var[sel].min()),
+            "hi": float(var[sel].max()),
+            "mean": float(np.sum(np.abs(den[sel]) * var[sel]) / aw) if aw > 0 else math.nan,
             "predicted": pred,
             "true": truth,
             "error": err,
@@ -524,7 +533,6 @@ def reliability_table(
         if math.isfinite(pull):
             chi2 += pull * pull
             pulls.append(abs(pull))
-        aw = float(np.sum(np.abs(den[sel])))
         dev += aw * abs(pred - truth)
         total += aw
     return {

@@ -164,6 +164,7 @@ def reliability_report(
     *,
     processes: Sequence[str],
     coefficients: Sequence[str],
+    observables: Sequence[str] = (),
     fractions: FractionEstimator | None,
     eft: Mapping[str, QuadraticEstimator | PerTermEstimator],
     eft_config: QuadraticConfig | PerTermConfig | None,
@@ -175,8 +176,13 @@ def reliability_report(
     Fractions: in bins of π̂_p, the true ``Σ_{i∈p} w_i / Σ_i w_i``; ratios: at each θ point, in
     bins of r̂_p(x|θ), the true ``Σ w_i(θ) / Σ w_i0`` over process-p events. Errors come from the
     sums of squared weights. Each table is given for the raw network (``uncalibrated``) and, where
-    a calibration is applied, for the exported model (``calibrated``; else ``None``).
+    a calibration is applied, for the exported model (``calibrated``; else ``None``). With
+    ``config.slices``, ``fraction_slices`` compares predicted and true fractions in bins of those
+    observables (names from ``observables``, the columns of ``x``).
     """
+    unknown = [o for o in config.slices if o not in observables]
+    if unknown:
+        raise ValueError(f"reliability slices {unknown} are not among the observables {list(observables)}")
     opts: dict[str, Any] = {"n_bins": config.reliability_bins, "min_effective": config.min_effective_events}
     xt, wt, lt = x[test_rows], w[test_rows], label[test_rows]
     report: dict[str, Any] = {
@@ -189,6 +195,7 @@ def reliability_report(
         },
         "calibration": dict(calibration_record or {"enabled": False}),
         "fractions": {},
+        "fraction_slices": {},
         "ratios": {},
     }
     if fractions is not None:
@@ -203,6 +210,14 @@ def reliability_report(
                 "uncalibrated": reliability_table(raw[:, i], num, wt[:, 0], **opts),
                 "calibrated": reliability_table(cal[:, i], num, wt[:, 0], **opts) if cal is not None else None,
             }
+            for obs in config.slices:
+                col = xt[:, list(observables).index(obs)]
+                report["fraction_slices"].setdefault(p, {})[obs] = {
+                    "uncalibrated": reliability_table(raw[:, i], num, wt[:, 0], binning=col, **opts),
+                    "calibrated": (
+                        reliability_table(cal[:, i], num, wt[:, 0], binning=col, **opts) if cal is not None else None
+                    ),
+                }
     for p, est in eft.items():
         sel = lt == list(processes).index(p)
         if not sel.any():
@@ -233,6 +248,11 @@ def format_report(report: Mapping[str, Any]) -> str:
         lines.append(f"  frac:{p}  uncalibrated: {summarise(t['uncalibrated'])}")
         if t.get("calibrated"):
             lines.append(f"  frac:{p}  calibrated:   {summarise(t['calibrated'])}")
+    for p, per_obs in report.get("fraction_slices", {}).items():
+        for obs, t in per_obs.items():
+            lines.append(f"  frac:{p} in bins of {obs}  uncalibrated: {summarise(t['uncalibrated'])}")
+            if t.get("calibrated"):
+                lines.append(f"  frac:{p} in bins of {obs}  calibrated:   {summarise(t['calibrated'])}")
     for p, entries in report.get("ratios", {}).items():
         for e in entries:
             point = ",".join(f"{c}={v:g}" for c, v in e["theta"].items() if v != 0) or "SM"
