@@ -21,6 +21,7 @@ _COMMANDS = (
     "rooeft.cli.train",
     "rooeft.cli.export",
     "rooeft.cli.build",
+    "rooeft.cli.export_json",
     "rooeft.cli.fit",
     "rooeft.cli.scan",
     "rooeft.cli.limits",
