@@ -262,7 +262,9 @@ def fit_monotone_map(
     for b in range(n):
         sel = bins == b
         rho[b], err = binned_ratio(num[sel], den[sel])
-        var[b] = max(err**2, 1e-12 * max(rho[b] ** 2, 1e-12))
+        # a pure bin has zero error: floor it at half an effective event, so it cannot dominate the pooling
+        floor = 0.5 / max(n_effective(den[sel]), 1.0) * max(1.0, abs(rho[b])) if math.isfinite(rho[b]) else 0.0
+        var[b] = max(err**2, floor**2)
         aw = np.abs(den[sel])
         centre[b] = float(np.sum(aw * score[sel]) / np.sum(aw))
         weight[b] = float(np.sum(aw))
