@@ -80,9 +80,7 @@ def ratio_on_grid(columns: npt.ArrayLike, mono: npt.ArrayLike, *, chunk: int = 6
     return out
 
 
-def asimov_q_unbinned(
-    w0: npt.ArrayLike, columns: npt.ArrayLike, term_sums: npt.ArrayLike, mono: npt.ArrayLike
-) -> F64:
+def asimov_q_unbinned(w0: npt.ArrayLike, columns: npt.ArrayLike, term_sums: npt.ArrayLike, mono: npt.ArrayLike) -> F64:
     """Unbinned Asimov ``q(θ_k)`` at the SM for a ratio given by coefficient ``columns``.
 
     ``w0``: SM weights ``(N,)`` of the Asimov events; ``columns``: ``(N, T-1)`` coefficient
@@ -220,12 +218,14 @@ def closure_table(learned: F64, true: F64, w0: F64, labels: Sequence[str]) -> li
         rel = (learned[nonzero, t] - true[nonzero, t]) / np.abs(true[nonzero, t])
         rms = float(np.sqrt(np.average(true[:, t] ** 2, weights=w0)))
         norm = (learned[:, t] - true[:, t]) / rms
-        rows.append({
-            "term": label,
-            "rel_quantiles": weighted_quantiles(rel, w0[nonzero], QUANTILES).tolist(),
-            "rms_true": rms,
-            "norm_quantiles": weighted_quantiles(norm, w0, QUANTILES).tolist(),
-        })
+        rows.append(
+            {
+                "term": label,
+                "rel_quantiles": weighted_quantiles(rel, w0[nonzero], QUANTILES).tolist(),
+                "rms_true": rms,
+                "norm_quantiles": weighted_quantiles(norm, w0, QUANTILES).tolist(),
+            }
+        )
     return rows
 
 
@@ -243,8 +243,14 @@ def parton_features(ev: Mapping[str, np.ndarray]) -> tuple[np.ndarray, tuple[str
     """The spec's 15 features from the truth variables."""
     from rooeft.zh.model import FEATURES, features
 
-    f = features(ev["truth_sqrt_s_hat"], ev["truth_y"], ev["truth_cos_theta"], ev["truth_phi_hat"],
-                 ev["truth_cos_theta_hat"], ev["truth_m_bb"])
+    f = features(
+        ev["truth_sqrt_s_hat"],
+        ev["truth_y"],
+        ev["truth_cos_theta"],
+        ev["truth_phi_hat"],
+        ev["truth_cos_theta_hat"],
+        ev["truth_m_bb"],
+    )
     return np.column_stack([f[n] for n in FEATURES]), FEATURES
 
 
@@ -313,8 +319,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     x_parton, names = parton_features(ev)
     x_reco, _ = reco_features(ev)
     timings["generate"] = time.perf_counter() - t0
-    print(f"generated {args.n_signal} signal events, {n_acc} accepted ({term_sums[0]:.1f} expected SM events), "
-          f"{n_train} for training, {test.size} held out; truth check max rel. dev. {truth_dev:.2e}", flush=True)
+    print(
+        f"generated {args.n_signal} signal events, {n_acc} accepted ({term_sums[0]:.1f} expected SM events), "
+        f"{n_train} for training, {test.size} held out; truth check max rel. dev. {truth_dev:.2e}",
+        flush=True,
+    )
 
     # ----------------------------------------------------------------- exact intervals (a)
     def exact_q(index: int, rows_sc: np.ndarray) -> Callable[[F64], F64]:
@@ -332,37 +341,57 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("theta_scale (exact 95% half-widths on the training events):", [f"{h:.4g}" for h in theta_scale])
 
     def training(max_epochs: int, seed: int = 0) -> TrainingConfig:
-        return TrainingConfig(max_epochs=max_epochs, progress=False, seed=seed, num_threads=args.threads,
-                              device="cpu")
+        return TrainingConfig(max_epochs=max_epochs, progress=False, seed=seed, num_threads=args.threads, device="cpu")
 
     estimators: dict[str, Any] = {}
     columns: dict[str, np.ndarray] = {"exact": exact_cols}
     t0 = time.perf_counter()
     q_parton = train_joint_quadratic(
-        x_parton, sc, observables=names, coefficients=coefs, events=train, name="quadratic_parton",
+        x_parton,
+        sc,
+        observables=names,
+        coefficients=coefs,
+        events=train,
+        name="quadratic_parton",
         config=QuadraticConfig(network=NetworkConfig(), training=training(args.epochs), theta_scale=theta_scale),
     )
     timings["train quadratic parton"] = time.perf_counter() - t0
     estimators["quadratic_parton"] = q_parton
     columns["quadratic_parton"] = q_parton.predict(x_parton[test])
-    print(f"quadratic parton: {q_parton.history.epochs} epochs, best {q_parton.history.best_epoch}, "
-          f"{timings['train quadratic parton']:.0f} s", flush=True)
+    print(
+        f"quadratic parton: {q_parton.history.epochs} epochs, best {q_parton.history.best_epoch}, "
+        f"{timings['train quadratic parton']:.0f} s",
+        flush=True,
+    )
 
     t0 = time.perf_counter()
     q_reco = train_joint_quadratic(
-        x_reco, sc, observables=names, coefficients=coefs, events=train, name="quadratic_reco",
+        x_reco,
+        sc,
+        observables=names,
+        coefficients=coefs,
+        events=train,
+        name="quadratic_reco",
         config=QuadraticConfig(network=NetworkConfig(), training=training(args.epochs), theta_scale=theta_scale),
     )
     timings["train quadratic reco"] = time.perf_counter() - t0
     estimators["quadratic_reco"] = q_reco
     columns["quadratic_reco"] = q_reco.predict(x_reco[test])
-    print(f"quadratic reco: {q_reco.history.epochs} epochs, best {q_reco.history.best_epoch}, "
-          f"{timings['train quadratic reco']:.0f} s", flush=True)
+    print(
+        f"quadratic reco: {q_reco.history.epochs} epochs, best {q_reco.history.best_epoch}, "
+        f"{timings['train quadratic reco']:.0f} s",
+        flush=True,
+    )
 
     if args.per_term_epochs > 0:
         t0 = time.perf_counter()
         pt = train_per_term(
-            x_parton, sc, observables=names, coefficients=coefs, events=train, name="per_term_parton",
+            x_parton,
+            sc,
+            observables=names,
+            coefficients=coefs,
+            events=train,
+            name="per_term_parton",
             config=PerTermConfig(network=NetworkConfig(), training=training(args.per_term_epochs)),
         )
         timings["train per-term parton"] = time.perf_counter() - t0
@@ -386,8 +415,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             continue  # reco-level functions are E[r|x_reco], not the parton truth: table only
         sub = np.random.default_rng(3).choice(test.size, size=min(test.size, 60_000), replace=False)
         for part, sl in (("linear", slice(0, n_c)), ("quadratic", slice(n_c, None))):
-            fig = plot_closure(learned=columns[key][sub, sl], true=exact_cols[sub, sl], labels=term_labels[sl],
-                               weights=w0_test[sub], bins=50)
+            fig = plot_closure(
+                learned=columns[key][sub, sl],
+                true=exact_cols[sub, sl],
+                labels=term_labels[sl],
+                weights=w0_test[sub],
+                bins=50,
+            )
             save_figure(fig, args.output_dir / f"closure_{key}_{part}", formats=("png",), dpi=40)
     timings["closure"] = time.perf_counter() - t0
 
@@ -460,7 +494,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
         "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "machine": f"{platform.node()} {platform.machine()} {platform.processor() or ''} "
-                   f"{os.cpu_count()} CPUs, python {platform.python_version()}, torch {torch.__version__}",
+        f"{os.cpu_count()} CPUs, python {platform.python_version()}, torch {torch.__version__}",
         "n_generated": args.n_signal,
         "n_accepted": n_acc,
         "n_train": n_train,
@@ -468,9 +502,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "expected_sm_events": float(term_sums[0]),
         "truth_check_max_rel_dev": truth_dev,
         "theta_scale": list(theta_scale),
-        "training": {k: {"epochs": e.history.epochs, "best_epoch": e.history.best_epoch,
-                         "seconds": e.history.seconds, "best_val_loss": e.history.best_val_loss}
-                     for k, e in estimators.items()},
+        "training": {
+            k: {
+                "epochs": e.history.epochs,
+                "best_epoch": e.history.best_epoch,
+                "seconds": e.history.seconds,
+                "best_val_loss": e.history.best_val_loss,
+            }
+            for k, e in estimators.items()
+        },
         "timings_seconds": timings,
         "closure": closure,
         "intervals": intervals,
@@ -487,10 +527,17 @@ def _scan_dict(poi: str, label: str, grid: F64, q: F64, iv: Mapping[str, Any]) -
     qmin = float(np.min(q[keep]))
     step = max(1, grid.size // 100)
     return {
-        "kind": "scan1d", "poi": poi, "profiled": False, "asimov": True, "label": label,
+        "kind": "scan1d",
+        "poi": poi,
+        "profiled": False,
+        "asimov": True,
+        "label": label,
         "bestfit": {poi: iv["theta_at_min"], "nll": 0.0},
-        "points": [{poi: float(g), "deltaNLL": 0.5 * (float(v) - qmin), "status": 0}
-                   for g, v, k in zip(grid[::step], q[::step], keep[::step], strict=True) if k],
+        "points": [
+            {poi: float(g), "deltaNLL": 0.5 * (float(v) - qmin), "status": 0}
+            for g, v, k in zip(grid[::step], q[::step], keep[::step], strict=True)
+            if k
+        ],
         "intervals": iv["intervals"],
     }
 
@@ -507,17 +554,23 @@ def markdown(result: Mapping[str, Any]) -> str:
     """The tables of RESULTS_closure.md."""
     out = []
     for key, rows in result["closure"].items():
-        out.append(f"\n**{key}**: relative error (learned − true)/|true|, w0-weighted quantiles "
-                   "2.5/16/50/84/97.5 %, and error/RMS(true)\n")
-        out.append("| term | rel 2.5% | rel 16% | rel 50% | rel 84% | rel 97.5% | RMS(true) | "
-                   "err/RMS 2.5% | 16% | 50% | 84% | 97.5% |")
+        out.append(
+            f"\n**{key}**: relative error (learned − true)/|true|, w0-weighted quantiles "
+            "2.5/16/50/84/97.5 %, and error/RMS(true)\n"
+        )
+        out.append(
+            "| term | rel 2.5% | rel 16% | rel 50% | rel 84% | rel 97.5% | RMS(true) | "
+            "err/RMS 2.5% | 16% | 50% | 84% | 97.5% |"
+        )
         out.append("|---|" + "---:|" * 11)
         for r in rows:
             rel = " | ".join(f"{v:+.3f}" for v in r["rel_quantiles"])
             nrm = " | ".join(f"{v:+.3f}" for v in r["norm_quantiles"])
             out.append(f"| {r['term']} | {rel} | {r['rms_true']:.3g} | {nrm} |")
-    out.append("\nIntegral closure: Σ_i w_i(0) r̂_t(x_i) / Σ_i w_i(0) (learned) against σ_t/σ_0 = Σ_i w_it / Σ_i w_i0 "
-               "(exact), held-out events\n")
+    out.append(
+        "\nIntegral closure: Σ_i w_i(0) r̂_t(x_i) / Σ_i w_i(0) (learned) against σ_t/σ_0 = Σ_i w_it / Σ_i w_i0 "
+        "(exact), held-out events\n"
+    )
     keys_c = list(result["closure"])
     out.append("| term | exact | " + " | ".join(keys_c) + " |")
     out.append("|---|---:|" + "---:|" * len(keys_c))
@@ -525,10 +578,15 @@ def markdown(result: Mapping[str, Any]) -> str:
         cells = [f"{result['closure'][k][t]['integral_learned']:+.4g}" for k in keys_c]
         out.append(f"| {row0['term']} | {row0['integral_exact']:+.4g} | " + " | ".join(cells) + " |")
     ivs = result["intervals"]
-    keys = [k for k in ("exact_parton", "quadratic_parton", "per_term_parton", "quadratic_reco", "binned_ptz",
-                        "binned_sqrts") if k in next(iter(ivs.values()))]
-    out.append("\nExpected 95% CL intervals (others at the SM; Asimov at the SM; signal only, 300/fb): "
-               "width and ratio to (a)\n")
+    keys = [
+        k
+        for k in ("exact_parton", "quadratic_parton", "per_term_parton", "quadratic_reco", "binned_ptz", "binned_sqrts")
+        if k in next(iter(ivs.values()))
+    ]
+    out.append(
+        "\nExpected 95% CL intervals (others at the SM; Asimov at the SM; signal only, 300/fb): "
+        "width and ratio to (a)\n"
+    )
     out.append("| coefficient | " + " | ".join(keys) + " |")
     out.append("|---|" + "---|" * len(keys))
     for c, per in ivs.items():
@@ -543,10 +601,15 @@ def markdown(result: Mapping[str, Any]) -> str:
         out.append(f"| {c} | " + " | ".join(cells) + " |")
     learned = [k for k in ("quadratic_parton", "per_term_parton", "quadratic_reco") if k in keys]
     for suffix, title in (
-        ("shaperate", "Shape × rate likelihood (exact Poisson rate ν(θ), per-event shape r̂(x|θ)/ν̂(θ) with the learned "
-                      "mean ν̂(θ) = Σ_i w_i(0) r̂(x_i|θ); as `setLearnedNormalisation`)"),
-        ("selfnorm", "Diagnostic: learned ratio with its own normalisation ν̂(θ) as the rate too "
-                     "(shape information only)"),
+        (
+            "shaperate",
+            "Shape × rate likelihood (exact Poisson rate ν(θ), per-event shape r̂(x|θ)/ν̂(θ) with the learned "
+            "mean ν̂(θ) = Σ_i w_i(0) r̂(x_i|θ); as `setLearnedNormalisation`)",
+        ),
+        (
+            "selfnorm",
+            "Diagnostic: learned ratio with its own normalisation ν̂(θ) as the rate too (shape information only)",
+        ),
     ):
         out.append(f"\n{title}: 95% width (ratio to (a)) and Asimov minimum\n")
         out.append("| coefficient | " + " | ".join(learned) + " |")

@@ -181,9 +181,9 @@ def main():
     print()
     for name, level in LEVELS:
         segs = intervals(xs, q, level)
-        text = " U ".join(
-            f"[{a:.6g}, {b:.6g}]" + (" (scan edge)" if ea or eb else "") for a, b, ea, eb in segs
-        ) or "none"
+        text = (
+            " U ".join(f"[{a:.6g}, {b:.6g}]" + (" (scan edge)" if ea or eb else "") for a, b, ea, eb in segs) or "none"
+        )
         print(f"{name}% CL (2*deltaNLL < {level}): {text}")
     return 0 if status == 0 and all(st == 0 for _, _, st in results) else 2
 
