@@ -94,8 +94,12 @@ class PoolChannel:
     """Index into :attr:`processes` of every event."""
     processes: tuple[str, ...]
     edges: tuple[float, ...] | None = None
+    """Binned channels: the bin edges of the binned observable."""
     bins: npt.NDArray[np.int64] | None = None
     """Binned channels: the bin of every event (all inside the edges)."""
+    workspace_edges: tuple[float, ...] | None = None
+    """Binned channels: the edges of the channel's observable in the workspace (the physical
+    edges, or ``0..n`` for a bin-index observable); default: :attr:`edges`."""
 
     @property
     def n_events(self) -> int:
@@ -211,7 +215,8 @@ class ToyPool:
             absw = np.abs(w)
             cdf = np.cumsum(absw)
             signs = np.sign(w) * (float(cdf[-1]) / total) if np.any(w < 0) else np.zeros(0)
-            self._cdf.clear()  # one point at a time: a toy study has one truth
+            for k in [k for k in self._cdf if k[1] != key[1]]:  # keep one point: a toy study has one truth
+                del self._cdf[k]
             self._cdf[key] = (cdf, signs, total)
         return self._cdf[key]
 
@@ -225,11 +230,15 @@ class ToyPool:
             ch = self.channels[name]
             if ch.kind != kind:
                 raise PoolError(f"channel '{name}' is {kind} in {where} but {ch.kind} in the pool")
+            ws_edges = ch.workspace_edges or ch.edges
             if kind == "binned" and (
-                ch.edges is None or edges is None or not np.allclose(ch.edges, edges, rtol=1e-9, atol=0.0)
+                ws_edges is None
+                or edges is None
+                or len(ws_edges) != len(edges)
+                or not np.allclose(ws_edges, edges, rtol=1e-9, atol=0.0)
             ):
-                raise PoolError(f"channel '{name}': the pool's bin edges {ch.edges} differ from {where}'s {edges}")
-            missing = [o for o in observables if o not in ch.observables]
+                raise PoolError(f"channel '{name}': the pool's bin edges {ws_edges} differ from {where}'s {edges}")
+            missing = [o for o in observables if o not in ch.observables] if kind == "unbinned" else []
             if missing:
                 raise PoolError(f"channel '{name}': the pool lacks observable(s) {missing} of {where}")
 
@@ -256,6 +265,7 @@ class ToyPool:
                     "observables": obs_names,
                     "processes": list(ch.processes),
                     "edges": list(ch.edges) if ch.edges is not None else None,
+                    "workspace_edges": list(ch.workspace_edges) if ch.workspace_edges is not None else None,
                 }
             )
         meta = {
@@ -292,6 +302,7 @@ def _read_npz(path: Path) -> ToyPool:
                     processes=tuple(c["processes"]),
                     edges=tuple(c["edges"]) if c["edges"] is not None else None,
                     bins=bins,
+                    workspace_edges=tuple(c["workspace_edges"]) if c.get("workspace_edges") is not None else None,
                 )
     except PoolError:
         raise
@@ -343,7 +354,7 @@ def parse_pool_args(items: Sequence[str]) -> dict[str, list[str]]:
 
 def read_pool(
     config: Config | str | os.PathLike[str],
-    pool_files: Mapping[str, Sequence[str | os.PathLike[str]]],
+    pool_files: Mapping[str, Sequence[str | os.PathLike[str]] | str | os.PathLike[str]],
     *,
     info: Mapping[str, Any] | None = None,
 ) -> ToyPool:
@@ -354,7 +365,7 @@ def read_pool(
     config
         The configuration the workspace was built from (or its YAML path).
     pool_files
-        Process name → pool files (same format as the configuration's files of that process);
+        Process name → pool file(s) (same format as the configuration's files of that process);
         every process of the configuration needs files, and a process that appears in several
         channels is read with each channel's recipe.
     info
@@ -363,7 +374,9 @@ def read_pool(
     from rooeft.config import load_config
 
     cfg = config if isinstance(config, Config) else load_config(config)
-    files = {str(k): [str(f) for f in v] for k, v in pool_files.items()}
+    files = {
+        str(k): [str(v)] if isinstance(v, str | os.PathLike) else [str(f) for f in v] for k, v in pool_files.items()
+    }
     needed = list(dict.fromkeys(p.name for ch in cfg.channels for p in ch.processes))
     missing = [p for p in needed if not files.get(p)]
     unknown = sorted(set(files) - set(needed))
@@ -444,7 +457,18 @@ def _read_channel(cfg: Config, ch: BinnedChannel | UnbinnedChannel, files: Mappi
         processes=tuple(p.name for p in ch.processes),
         edges=tuple(float(e) for e in ch.edges) if isinstance(ch, BinnedChannel) else None,
         bins=np.concatenate(bins) if bins else None,
+        workspace_edges=_workspace_edges(ch),
     )
+
+
+def _workspace_edges(ch: BinnedChannel | UnbinnedChannel) -> tuple[float, ...] | None:
+    """The edges of a binned channel's observable in the workspace (a bin-index observable has
+    ``0..n``; configurations without that option use the physical edges)."""
+    if not isinstance(ch, BinnedChannel):
+        return None
+    method = getattr(ch, "workspace_edges", None)
+    edges = method() if callable(method) else ch.edges
+    return tuple(float(e) for e in edges)
 
 
 def check_workspace(pool_hash: str, metadata: Mapping[str, Any], where: str) -> None:
