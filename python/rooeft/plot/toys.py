@@ -17,6 +17,14 @@ __all__ = ["NOMINAL_COVERAGE", "plot_coverage", "plot_toy_pulls"]
 NOMINAL_COVERAGE = {"68": 0.6827, "95": 0.95}
 
 
+#: plot titles per toy source (``rooeft toys`` labels toys from the workspace's own simulation
+#: "closure" and toys from an independent simulation pool "validation")
+SOURCE_TITLES = {
+    "closure": "closure: toys from the workspace's own simulation",
+    "validation": "validation: toys from independent simulation",
+}
+
+
 def _pulls(toys: Mapping[str, Any]) -> dict[str, np.ndarray]:
     pulls = toys.get("pulls")
     if not isinstance(pulls, Mapping) or not pulls:
@@ -54,14 +62,22 @@ def plot_toy_pulls(*, toys: Mapping[str, Any], bins: int = 30, span: float = 4.0
     raw_truth = toys.get("truth")
     truth: Mapping[str, Any] = raw_truth if isinstance(raw_truth, Mapping) else {}
     with style():
-        fig, axes = new_figure(nrows=nrows, ncols=ncols, figsize=(6.5 * ncols, 6.0 * nrows), squeeze=False,
-                               layout="constrained")
+        fig, axes = new_figure(
+            nrows=nrows, ncols=ncols, figsize=(6.5 * ncols, 6.0 * nrows), squeeze=False, layout="constrained"
+        )
         grid = np.linspace(-span, span, 201)
         width = 2 * span / bins
         for k, (name, values) in enumerate(pulls.items()):
             ax = axes[k // ncols, k % ncols]
-            ax.hist(np.clip(values, -span, span), bins=bins, range=(-span, span), histtype="stepfilled",
-                    color=COLORS[0], alpha=0.7, label=f"{values.size} toys")
+            ax.hist(
+                np.clip(values, -span, span),
+                bins=bins,
+                range=(-span, span),
+                histtype="stepfilled",
+                color=COLORS[0],
+                alpha=0.7,
+                label=f"{values.size} toys",
+            )
             title = name if name not in truth else f"{name} (true {truth[name]:g})"
             if values.size:
                 gauss = values.size * width * np.exp(-0.5 * grid**2) / math.sqrt(2 * math.pi)
@@ -121,4 +137,7 @@ def plot_coverage(*, toys: Mapping[str, Any]) -> Figure:
         ax.set_ylim(0.4, 1.05)
         ax.set_ylabel("coverage")
         ax.legend(loc="lower right", fontsize="small")
+        source = toys.get("source")
+        if source in SOURCE_TITLES:
+            ax.set_title(SOURCE_TITLES[str(source)], fontsize="small")
     return fig

@@ -558,7 +558,7 @@ def generate_zh_pool(
         want_sig = (folder, "signal") in uses
         want_bkg = (folder, "background") in uses
         n_bkg = (round(n_signal * n_bkg_sim / n_sig_sim) if n_sig_sim and want_sig else n_signal) if want_bkg else 0
-        target = out / f"pool{k}"
+        target = (out / f"pool{k}").resolve()
         args = _replace_options(
             shlex.split(str(meta["command"]))[2:],
             {
