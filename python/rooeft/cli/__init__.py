@@ -28,7 +28,6 @@ _COMMANDS = (
     "rooeft.cli.toys",
     "rooeft.cli.posterior",
     "rooeft.cli.plot",
-    "rooeft.cli.bench",
     "rooeft.cli.config",
 )
 
@@ -44,14 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"rooeft {__version__}")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error (anywhere on the line)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in _COMMANDS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as err:
-            if err.name == name:  # command not written yet
-                continue
-            raise
-        module.register(sub)
+    for name in _COMMANDS:  # a listed module that is missing or broken is an error, never skipped
+        importlib.import_module(name).register(sub)
     return parser
 
 
@@ -78,8 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = [a for a in args_list if a != "--debug"]
     parser = build_parser()
     args = parser.parse_args(args_list)
-    if not getattr(args, "func", None):
-        parser.print_help()
+    if not getattr(args, "func", None):  # (an unknown COMMAND is argparse's error: exit code 2)
+        parser.print_usage(sys.stderr)
+        print("rooeft: error: no COMMAND given (`rooeft --help` lists them)", file=sys.stderr)
         return 2
     try:
         return int(args.func(args) or 0)
