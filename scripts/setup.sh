@@ -11,5 +11,6 @@ if [[ ! -x .venv/bin/python ]]; then
 fi
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 .venv/bin/pip install -q "torch==2.13.0"
-.venv/bin/pip install -q ".[train,test]"
+# extras: ROOEFT_EXTRAS=train,test,dev adds the pre-commit tools (.pre-commit-config.yaml)
+.venv/bin/pip install -q ".[${ROOEFT_EXTRAS:-train,test}]"
 echo "rooeft $(.venv/bin/python -c 'import rooeft; print(rooeft.__version__)') installed in $here/.venv"
