@@ -137,9 +137,29 @@ def binned_ratio(num: np.ndarray, den: np.ndarray) -> tuple[float, float]:
     return rho, math.sqrt(float(np.sum((num - rho * den) ** 2))) / abs(total)
 
 
-def quantile_bins(score: np.ndarray, w: np.ndarray, n_bins: int, min_effective: float) -> np.ndarray:
+def fraction_effective_size(num: np.ndarray, den: np.ndarray) -> float:
+    """Binomial-equivalent size ``ρ(1−ρ)/σ²`` of a weighted fraction ``ρ = Σnum/Σden`` (the
+    number of unit-weight events that would measure it as precisely); ``n_eff(den)`` for a pure
+    bin. Small when the minority class has few effective events, however many events the bin has.
+
+    >>> fraction_effective_size(np.array([1.0, 0.0, 1.0, 0.0]), np.ones(4))
+    4.0
+    """
+    rho, err = binned_ratio(num, den)
+    if not math.isfinite(rho):
+        return 0.0
+    if err > 0 and 0.0 < rho < 1.0:
+        return rho * (1.0 - rho) / err**2
+    return n_effective(den)
+
+
+def quantile_bins(
+    score: np.ndarray, w: np.ndarray, n_bins: int, min_effective: float, num: np.ndarray | None = None
+) -> np.ndarray:
     """Bin index per event: weighted (|w|) quantile bins of ``score``, merged until every bin has
-    at least ``min_effective`` effective events; returns ``[N]`` ints in ``0..n-1``."""
+    at least ``min_effective`` effective events (``(Σw)²/Σw²``; with ``num``, also a fraction
+    ``Σnum/Σw`` measured as well as by ``min_effective`` unit-weight events, see
+    :func:`fraction_effective_size`); returns ``[N]`` ints in ``0..n-1``."""
     order = np.argsort(score, kind="stable")
     aw = np.abs(w[order])
     cum = np.cumsum(aw)
@@ -153,13 +173,17 @@ def quantile_bins(score: np.ndarray, w: np.ndarray, n_bins: int, min_effective: 
     raw = np.maximum.accumulate(np.where(tie, -1, raw))
     # merge bins from the left until each one is large enough; a small last bin joins its neighbour
     sw = w[order]
+    snum = num[order] if num is not None else None
     segments = np.split(np.arange(raw.size), np.flatnonzero(np.diff(raw)) + 1)
     groups: list[np.ndarray] = []
     pending: list[np.ndarray] = []
     for seg in segments:
         pending.append(seg)
         idx = np.concatenate(pending)
-        if n_effective(sw[idx]) >= min_effective and np.sum(sw[idx]) > 0:
+        big = n_effective(sw[idx]) >= min_effective and np.sum(sw[idx]) > 0
+        if big and snum is not None:
+            big = fraction_effective_size(snum[idx], sw[idx]) >= min_effective
+        if big:
             groups.append(idx)
             pending = []
     if pending:
@@ -253,7 +277,7 @@ def fit_monotone_map(
     score, num, den = score[ok], np.asarray(num, float)[ok], np.asarray(den, float)[ok]
     if score.size == 0:
         raise ValueError("no events with a finite score to calibrate on")
-    bins = quantile_bins(score, den, n_bins, min_effective)
+    bins = quantile_bins(score, den, n_bins, min_effective, num if target == "logit" else None)
     n = int(bins.max()) + 1
     rho = np.empty(n)
     var = np.empty(n)
@@ -494,19 +518,21 @@ def reliability_table(
     n_bins: int = 10,
     min_effective: float = 50.0,
     binning: np.ndarray | None = None,
+    fraction: bool = False,
 ) -> dict[str, Any]:
     """Predicted vs true in bins of the prediction (or of ``binning``, e.g. an observable).
 
     ``predicted``: per-event prediction; the truth of a bin is ``Σ num / Σ den`` with its
     effective-size-aware error; the bin's prediction is the ``den``-weighted mean of ``predicted``.
     Bins are weighted (|den|) quantiles of the binning variable, merged to ``min_effective``
-    effective events; ``lo``/``hi``/``mean`` of a bin refer to the binning variable.
+    effective events (``fraction=True``: also by :func:`fraction_effective_size`, for a truth
+    that is a fraction); ``lo``/``hi``/``mean`` of a bin refer to the binning variable.
     Returns ``{"bins": [...], "chi2", "ndf", "max_abs_pull", "mean_abs_deviation"}``: χ² of the
     bins against the prediction (no network uncertainty), and the |den|-weighted mean |pred − true|.
     """
     predicted = np.asarray(predicted, float)
     var = predicted if binning is None else np.asarray(binning, float)
-    bins = quantile_bins(var, den, n_bins, min_effective)
+    bins = quantile_bins(var, den, n_bins, min_effective, num if fraction else None)
     rows: list[dict[str, float]] = []
     chi2 = 0.0
     dev = 0.0

@@ -207,15 +207,19 @@ def reliability_report(
         for i, p in enumerate(fractions.processes):
             num = wt[:, 0] * (lt == i)
             report["fractions"][p] = {
-                "uncalibrated": reliability_table(raw[:, i], num, wt[:, 0], **opts),
-                "calibrated": reliability_table(cal[:, i], num, wt[:, 0], **opts) if cal is not None else None,
+                "uncalibrated": reliability_table(raw[:, i], num, wt[:, 0], fraction=True, **opts),
+                "calibrated": reliability_table(cal[:, i], num, wt[:, 0], fraction=True, **opts)
+                if cal is not None
+                else None,
             }
             for obs in config.slices:
                 col = xt[:, list(observables).index(obs)]
                 report["fraction_slices"].setdefault(p, {})[obs] = {
-                    "uncalibrated": reliability_table(raw[:, i], num, wt[:, 0], binning=col, **opts),
+                    "uncalibrated": reliability_table(raw[:, i], num, wt[:, 0], binning=col, fraction=True, **opts),
                     "calibrated": (
-                        reliability_table(cal[:, i], num, wt[:, 0], binning=col, **opts) if cal is not None else None
+                        reliability_table(cal[:, i], num, wt[:, 0], binning=col, fraction=True, **opts)
+                        if cal is not None
+                        else None
                     ),
                 }
     for p, est in eft.items():
