@@ -399,6 +399,21 @@ def test_generate_sample_api(tmp_path: Path) -> None:
         generate_sample(tmp_path / "x.root", "ttbar", 100, seed=1)  # type: ignore[arg-type]
 
 
+def test_unweighting_is_exact_with_importance_weights(signal: dict[str, np.ndarray]) -> None:
+    """Unweighted SM pseudo-data signal follows the weighted sample's pT(Z) spectrum (chi2)."""
+    data = pseudo_data(seed=17, config=GeneratorConfig(chunk_size=100_000))
+    assert data.generated["signal"] == 200_000  # the minimal pool suffices (flat sampling: 1.1 M)
+    pt = data.columns["pt_z"][data.columns["truth_process"] == 0]
+    edges = np.array([0, 40, 80, 120, 160, 200, 250, 300, 400, 600, 1200.0])
+    w = signal["weight"].astype(np.float64)
+    frac = np.histogram(signal["pt_z"], edges, weights=w)[0] / w.sum()
+    frac_var = np.histogram(signal["pt_z"], edges, weights=w**2)[0] / w.sum() ** 2
+    counts = np.histogram(pt, edges)[0]
+    expected = len(pt) * frac
+    chi2 = float(np.sum((counts - expected) ** 2 / (expected + len(pt) ** 2 * frac_var)))
+    assert chi2 < 33.7, chi2  # 10 bins (9 dof after the normalisation), p = 1e-4
+
+
 def test_cli_generate(tmp_path: Path, capsys: Any) -> None:
     out = tmp_path / "zh"
     args = [
