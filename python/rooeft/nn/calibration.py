@@ -312,6 +312,14 @@ def fit_monotone_map(
         clipped = np.clip(ky, eps, 1.0 - eps)
         ky = np.log(clipped) - np.log1p(-clipped)
         ky = np.maximum.accumulate(ky)  # clipping may not reorder, but keep it exact
+        # an outermost pure block only bounds the fraction (below ~1/n_eff): drop its knot and let
+        # the network's own logit shape continue there (the linear extrapolation below)
+        keep = np.ones(kx.size, dtype=bool)
+        if kx.size > 2 and fitted[block == 0][0] <= 0.0:
+            keep[0] = False
+        if kx.size > 2 and fitted[block == n_blocks - 1][0] >= 1.0:
+            keep[-1] = False
+        kx, ky = kx[keep], ky[keep]
     slope = 1.0
     if kx.size > 1 and kx[-1] > kx[0]:
         slope = float(np.clip((ky[-1] - ky[0]) / (kx[-1] - kx[0]), 0.0, 1e3))
