@@ -65,11 +65,11 @@ for pt in ([0.0, 0.0, 0.0], [0.3, -0.2, 0.5], [-0.4, 0.5, -1.3]):
 print(json.dumps(out))
 """
 
-_VERSION_SCRIPT = """
+_VERSION_SCRIPT = f"""
 import rooeft
 
 ROOT = rooeft.load_library()
-ROOT.gInterpreter.Declare('#include "RooEFT/OnnxSession.h"')
+ROOT.gInterpreter.Declare('#include "{REPO}/cpp/include/RooEFT/OnnxSession.h"')
 S = ROOT.RooEFT.OnnxSession
 print(S.apiVersion())
 try:
