@@ -81,6 +81,8 @@ def test_fit_matches_numpy_likelihood(mixed: tuple[Path, dict[str, Any]], tmp_pa
         "at_limit",
         "attempts",
         "yields",
+        "minos_status",
+        "minos_failed",
     }
     assert raw["at_limit"] == [] and raw["attempts"][0]["name"] == "migrad" and raw["attempts"][0]["calls"] > 0
     assert set(raw["parameters"]["c"]) == {
@@ -93,6 +95,7 @@ def test_fit_matches_numpy_likelihood(mixed: tuple[Path, dict[str, Any]], tmp_pa
         "constrained",
         "poi",
         "at_limit",
+        "minos",
     }
     back = read_json(out)
     assert isinstance(back, FitResult) and back.to_dict() == res.to_dict()
@@ -155,3 +158,37 @@ def test_asimov_dataset_binned_and_unbinned(mixed: tuple[Path, dict[str, Any]]) 
     # the unbinned channel's simulation has finite statistics: the truth within a fraction of σ
     assert res.parameters["c"].value == pytest.approx(theta, abs=0.3 * res.parameters["c"].error)
     assert res.parameters["lumi"].value == pytest.approx(0.0, abs=0.1)
+
+
+@pytest.mark.parametrize("engine", ["kernel", "roofit"])
+def test_failed_minos_is_reported_not_hidden(
+    ROOT: Any, mixed: tuple[Path, dict[str, Any]], tmp_path: Path, engine: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A Minos error that runs into the POI's range limit fails: the parameter is flagged (JSON,
+    table) and `rooeft fit` exits 3 instead of printing the Hesse error as if it were Minos'."""
+    from rooeft.cli import main
+
+    path, info = mixed
+    xhat, cov = _numpy_fit(info)
+    sig = float(np.sqrt(cov[0, 0]))
+    f = ROOT.TFile.Open(str(path))
+    w = f.Get("w")
+    w.var("c").setRange(xhat[0] - 0.3 * sig, xhat[0] + 5 * sig)  # the lower crossing is outside
+    w.var("c").setVal(xhat[0])
+    cut = tmp_path / "cut.root"
+    w.writeToFile(str(cut))
+    f.Close()
+    res = fit(cut, minos=["c"], engine=engine)
+    assert res.ok
+    assert res.minos_failed == ["c"] and res.parameters["c"].minos is False
+    assert res.parameters["c"].error_lo == pytest.approx(-res.parameters["c"].error)
+    raw = res.to_dict()
+    assert raw["minos_failed"] == ["c"] and raw["parameters"]["c"]["minos"] is False
+    assert "[Minos failed: Hesse]" in res.table()
+    good = fit(path, minos=["c"], engine=engine)
+    assert good.minos_failed == [] and good.parameters["c"].minos is True
+    assert good.parameters["lumi"].minos is None
+    code = main(["fit", str(cut), "--minos", "c", "--engine", engine, "-o", str(tmp_path / f"f_{engine}.json")])
+    assert code == 3
+    assert "Minos failed for c" in capsys.readouterr().err
+    assert json.loads((tmp_path / f"f_{engine}.json").read_text())["minos_failed"] == ["c"]

@@ -42,6 +42,14 @@ def _run(args: argparse.Namespace) -> int:
     if not res.ok:
         print(f"rooeft fit: error: the fit did not converge (status {res.status}); details in {log}", file=sys.stderr)
         return 3
+    failed = list(getattr(res, "minos_failed", []) or [])
+    if failed:
+        print(
+            f"rooeft fit: error: Minos failed for {', '.join(failed)}; their errors are the symmetric Hesse ones, "
+            "not the asymmetric interval: run `rooeft scan` for a profile-likelihood interval",
+            file=sys.stderr,
+        )
+        return 3
     return 0
 
 

@@ -33,6 +33,9 @@ class ParameterResult:
     at_limit: bool = False
     """The fitted value is within 1e-3 of the range width of a range limit (the Hesse error is
     then not meaningful; widen the range)."""
+    minos: bool | None = None
+    """Minos was requested: True if ``error_lo``/``error_hi`` are Minos errors, False if Minos
+    failed (they are then ∓ the Hesse error); None if not requested."""
 
     @property
     def pull(self) -> float | None:
@@ -93,6 +96,11 @@ class FitResult:
         return [n for n, p in self.parameters.items() if p.at_limit]
 
     @property
+    def minos_failed(self) -> list[str]:
+        """Parameters whose Minos errors were requested but failed (their errors are Hesse's)."""
+        return [n for n, p in self.parameters.items() if p.minos is False]
+
+    @property
     def pulls(self) -> dict[str, float]:
         """``(θ̂ − θ0)/σ_prefit`` of every constrained nuisance."""
         return {n: p.pull for n, p in self.parameters.items() if p.pull is not None}
@@ -125,10 +133,13 @@ class FitResult:
                     "constrained": p.constrained,
                     "poi": p.poi,
                     "at_limit": p.at_limit,
+                    "minos": p.minos,
                 }
                 for n, p in self.parameters.items()
             },
             "at_limit": self.at_limit,
+            "minos_status": self.minos_status,
+            "minos_failed": self.minos_failed,
             "attempts": [
                 {
                     "name": a.name,
@@ -161,6 +172,7 @@ class FitResult:
             correlation_names=tuple(corr["names"]),
             correlation=tuple(tuple(float(x) for x in r) for r in corr["matrix"]),
             attempts=attempts,
+            minos_status=d.get("minos_status"),
             yields=tuple(ProcessYield(**y) for y in d.get("yields", ())),
         )
 
@@ -171,7 +183,7 @@ class FitResult:
         for n, p in self.parameters.items():
             pull = f"{p.pull:7.3f}" if p.pull is not None else " " * 7
             con = f"{p.constraint:7.3f}" if p.constraint is not None else " " * 7
-            tag = " (POI)" if p.poi else ""
+            tag = (" (POI)" if p.poi else "") + (" [Minos failed: Hesse]" if p.minos is False else "")
             lines.append(f"{n + tag:<24} {p.value:11.5g} {p.error_lo:10.4g} {p.error_hi:+10.4g} {pull} {con}")
         if self.yields:
             lines.append(f"{'channel / process':<32} {'pre-fit':>11} {'post-fit':>11} {'± error':>10}")
@@ -277,6 +289,7 @@ def fit_spec(
         lo, hi = (float(model.var(n).getMin()), float(model.var(n).getMax()))
         value = res.values[n]
         at_limit = n in floating and min(value - lo, hi - value) <= 1e-3 * (hi - lo)
+        requested = n in minos and n in floating
         params[n] = ParameterResult(
             value=res.values[n],
             error=err,
@@ -287,6 +300,7 @@ def fit_spec(
             constrained=prefit_error is not None,
             poi=n in model.pois,
             at_limit=at_limit,
+            minos=(n not in res.minos_failed) if requested and res.status == 0 else None,
         )
     return FitResult(
         status=res.status,

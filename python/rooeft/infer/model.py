@@ -132,6 +132,8 @@ class Minimum:
     correlation: tuple[tuple[float, ...], ...] = ()
     calls: int = 0
     """Likelihood evaluations over all attempts (the kernel computes value and gradient in one)."""
+    minos_failed: tuple[str, ...] = ()
+    """Parameters whose Minos errors were requested but not found (their errors are Hesse's)."""
 
     @property
     def ok(self) -> bool:

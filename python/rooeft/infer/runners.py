@@ -7,6 +7,7 @@ under Minuit2 with exact gradients (:class:`KernelRunner`). A runner's ``run`` r
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -89,11 +90,14 @@ class RooFitHandle(Handle):
             p = pars.find(n)
             err = float(p.getError())
             result.errors[n] = err
-            if n in minos and p.hasAsymError():
+            if n in minos and p.hasAsymError() and result.minos_status == 0:
                 result.errors_lo[n] = float(p.getAsymErrorLo())
                 result.errors_hi[n] = float(p.getAsymErrorHi())
             else:
                 result.errors_lo[n], result.errors_hi[n] = -err, err
+        # RooMinimizer reports one status for all: any failure leaves every requested error Hesse's
+        if minos and result.minos_status != 0:
+            result.minos_failed = tuple(n for n in minos if n in names)
 
 
 class RooFitRunner(Runner):
@@ -154,7 +158,12 @@ class KernelHandle(Handle):
         index = {n: i for i, n in enumerate(self.run.values)}
         for n in names:
             lo, hi, ok = self.run.minos(index[n])
-            if ok:
+            # Minuit2 reports a crossing cut off by the parameter's range as valid: that interval
+            # is truncated, not found
+            x = float(self.run.values[n])
+            lo_lim, hi_lim = self.model.ranges.get(n, (-math.inf, math.inf))
+            tol = 1e-6 * (hi_lim - lo_lim) if math.isfinite(hi_lim - lo_lim) else 0.0
+            if ok and x + lo > lo_lim + tol and x + hi < hi_lim - tol:
                 self.asym[n] = (lo, hi)
             else:
                 status = 1
@@ -181,6 +190,7 @@ class KernelHandle(Handle):
                 result.errors_lo[n], result.errors_hi[n] = asym[n]
             else:
                 result.errors_lo[n], result.errors_hi[n] = -err, err
+        result.minos_failed = tuple(n for n in minos if n in fl and n not in asym)
 
 
 class KernelRunner(Runner):
