@@ -271,3 +271,58 @@ def test_fit_reports_pre_and_post_fit_process_yields(inputs: Path) -> None:
     again = FitResult.from_dict(res.to_dict())
     assert again.yields == res.yields
     assert "cnt / bkg" in res.table()
+
+
+def test_nll_equals_numpy_with_plain_gaussian_constraints_across_a_2d_scan(inputs: Path) -> None:
+    """Combine's convention for the constraints: the workspace NLL (RooFit's and the kernel's)
+    equals an independent numpy NLL with plain, untruncated Gaussians −ln N(ν; 0, 1) across a 2D
+    grid of the coefficients, with the nuisances up to 4.5σ (where a ±5 truncation would show)."""
+    import uproot
+
+    from rooeft.infer.model import DataSpec, Model
+    from rooeft.terms import monomials
+
+    from reference import code4_mult
+
+    cfg = config_dict()
+    cnt = next(c for c in cfg["channels"] if c["name"] == "cnt")
+    cnt["data"] = {"asimov": {"c1": 0.4, "c2": -0.2}}
+    cfg["channels"] = [cnt]
+    cfg["systematics"] = [
+        {"name": "lumi", "type": "lnN", "kappa": 1.025},
+        {"name": "xs_bkg", "type": "lnN", "kappa_up": 1.1, "kappa_down": 0.92, "processes": ["bkg"]},
+    ]
+    model = Model(_build(inputs, cfg, "cnt_only.root"))
+    assert sorted(model.nuisances) == ["lumi", "xs_bkg"]
+    raw = {p: uproot.open(inputs / f"{p}.root")["Events"].arrays(library="np") for p in ("sig", "bkg")}
+    cols = ["w_sm", "w_c1", "w_c2", "w_c1_c1", "w_c1_c2", "w_c2_c2"]
+    w_sig = np.stack([raw["sig"][c] for c in cols], axis=1) * 1.5  # luminosity_scale
+    sig_terms = np.stack([np.histogram(raw["sig"]["pt"], PT_EDGES, weights=w_sig[:, t])[0] for t in range(6)], 1)
+    bkg = np.histogram(raw["bkg"]["pt"], PT_EDGES, weights=raw["bkg"]["weight"] * 1.5)[0]
+
+    def expected(theta: list[float], lumi: float, xs: float) -> np.ndarray:
+        return code4_mult(lumi, 1.025, 1 / 1.025) * (sig_terms @ monomials(theta) + code4_mult(xs, 1.1, 0.92) * bkg)
+
+    counts = expected([0.4, -0.2], 0.0, 0.0)
+
+    def numpy_nll(c1: float, c2: float, lumi: float, xs: float) -> float:
+        n = expected([c1, c2], lumi, xs)
+        gauss = sum(0.5 * v * v + 0.5 * math.log(2 * math.pi) for v in (lumi, xs))
+        return float(np.sum(n - counts * np.log(n))) + gauss
+
+    rf = model.nll(DataSpec())
+    kernel = model.likelihood(DataSpec())
+    values = lambda p: dict(zip(["c1", "c2", "lumi", "xs_bkg"], p, strict=True))  # noqa: E731
+    ref = (0.0, 0.0, 0.0, 0.0)
+    model.set_values(values(ref))
+    rf0, np0 = rf.getVal(), numpy_nll(*ref)
+    k0 = kernel.value(values(ref))
+    for c1 in np.linspace(-1.5, 1.5, 5):
+        for c2 in np.linspace(-1.5, 1.5, 5):
+            for lumi, xs in ((4.5, -4.5), (-4.5, 4.5), (0.7, 2.0)):
+                p = (float(c1), float(c2), lumi, xs)
+                model.set_values(values(p))
+                d_np = numpy_nll(*p) - np0
+                assert rf.getVal() - rf0 == pytest.approx(d_np, rel=1e-9, abs=1e-7), p
+                assert kernel.value(values(p)) - k0 == pytest.approx(d_np, rel=1e-9, abs=1e-7), p
+    model.reset()
