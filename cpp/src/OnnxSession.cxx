@@ -25,7 +25,38 @@
 namespace RooEFT {
 namespace {
 
-/// The process-wide ONNX Runtime API table and environment, created on first use.
+/// Releases any ONNX Runtime C handle with its matching Release* function: the deleter of
+/// OrtPtr, so that every handle is owned by a std::unique_ptr from the moment it is created and
+/// no error path (a thrown check()) leaks it.
+struct OrtRelease {
+   const OrtApi *api = nullptr;
+   void operator()(OrtStatus *p) const { api->ReleaseStatus(p); }
+   void operator()(OrtSessionOptions *p) const { api->ReleaseSessionOptions(p); }
+   void operator()(OrtSession *p) const { api->ReleaseSession(p); }
+   void operator()(OrtMemoryInfo *p) const { api->ReleaseMemoryInfo(p); }
+   void operator()(OrtTypeInfo *p) const { api->ReleaseTypeInfo(p); }
+   void operator()(OrtValue *p) const { api->ReleaseValue(p); }
+   void operator()(OrtModelMetadata *p) const { api->ReleaseModelMetadata(p); }
+};
+template <class T>
+using OrtPtr = std::unique_ptr<T, OrtRelease>;
+
+/// A string allocated by ONNX Runtime (names, metadata values), freed with its allocator.
+struct OrtFreeString {
+   const OrtApi *api = nullptr;
+   OrtAllocator *alloc = nullptr;
+   void operator()(char *p) const
+   {
+      if (OrtStatus *st = api->AllocatorFree(alloc, p))
+         api->ReleaseStatus(st); // nothing sensible to do about a failed free
+   }
+};
+using OrtString = std::unique_ptr<char, OrtFreeString>;
+
+/// The process-wide ONNX Runtime API table and environment, created once (std::call_once) on
+/// first use and kept for the life of the process: the library stays loaded and the OrtEnv is
+/// deliberately never released (sessions may outlive any static owner, and ONNX Runtime's own
+/// statics are torn down at exit).
 struct Runtime {
    const OrtApi *api = nullptr;
    OrtEnv *env = nullptr;
@@ -121,6 +152,7 @@ const Runtime &runtime()
       auto getBase = reinterpret_cast<GetApiBaseFn>(dlsym(handle, "OrtGetApiBase"));
       if (!getBase) {
          error = "RooEFT: '" + rt.path + "' has no symbol OrtGetApiBase: not an ONNX Runtime library";
+         dlclose(handle);
          return;
       }
       const OrtApiBase *base = getBase();
@@ -131,10 +163,10 @@ const Runtime &runtime()
          error = apiVersionError(rt.path, rt.version);
          return;
       }
-      OrtStatus *st = rt.api->CreateEnv(ORT_LOGGING_LEVEL_ERROR, "rooeft", &rt.env);
+      OrtPtr<OrtStatus> st(rt.api->CreateEnv(ORT_LOGGING_LEVEL_ERROR, "rooeft", &rt.env), OrtRelease{rt.api});
       if (st) {
-         error = std::string("RooEFT: cannot create the ONNX Runtime environment: ") + rt.api->GetErrorMessage(st);
-         rt.api->ReleaseStatus(st);
+         error = std::string("RooEFT: cannot create the ONNX Runtime environment: ") +
+                 rt.api->GetErrorMessage(st.get());
          rt.api = nullptr;
       }
    });
@@ -143,30 +175,24 @@ const Runtime &runtime()
    return rt;
 }
 
+/// Throw std::runtime_error with ONNX Runtime's message if `status` is an error (releasing it).
 void check(const OrtApi *api, OrtStatus *status, const char *what)
 {
    if (!status)
       return;
-   std::string msg = std::string("RooEFT: ONNX Runtime error in ") + what + ": " + api->GetErrorMessage(status);
-   api->ReleaseStatus(status);
-   throw std::runtime_error(msg);
+   OrtPtr<OrtStatus> owned(status, OrtRelease{api});
+   throw std::runtime_error(std::string("RooEFT: ONNX Runtime error in ") + what + ": " +
+                            api->GetErrorMessage(owned.get()));
 }
 
 } // namespace
 
+/// The session's ONNX Runtime handles, released in reverse order of declaration (session first).
 struct OnnxSession::Impl {
    const OrtApi *api = nullptr;
-   OrtSession *session = nullptr;
-   OrtMemoryInfo *memInfo = nullptr;
-   ~Impl()
-   {
-      if (api) {
-         if (session)
-            api->ReleaseSession(session);
-         if (memInfo)
-            api->ReleaseMemoryInfo(memInfo);
-      }
-   }
+   OrtPtr<OrtMemoryInfo> memInfo;
+   OrtPtr<OrtSession> session;
+   explicit Impl(const OrtApi *a) : api(a), memInfo(nullptr, OrtRelease{a}), session(nullptr, OrtRelease{a}) {}
 };
 
 namespace {
@@ -174,71 +200,70 @@ namespace {
 std::pair<ONNXTensorElementDataType, std::vector<int64_t>>
 tensorInfo(const OrtApi *api, OrtSession *session, std::size_t index, bool input)
 {
-   OrtTypeInfo *typeInfo = nullptr;
-   check(api, input ? api->SessionGetInputTypeInfo(session, index, &typeInfo)
-                    : api->SessionGetOutputTypeInfo(session, index, &typeInfo),
-         "SessionGetTypeInfo");
-   const OrtTensorTypeAndShapeInfo *tinfo = nullptr;
-   OrtStatus *st = api->CastTypeInfoToTensorInfo(typeInfo, &tinfo);
-   if (st || !tinfo) {
-      api->ReleaseTypeInfo(typeInfo);
-      check(api, st, "CastTypeInfoToTensorInfo");
+   OrtTypeInfo *rawTypeInfo = nullptr;
+   OrtStatus *st = input ? api->SessionGetInputTypeInfo(session, index, &rawTypeInfo)
+                         : api->SessionGetOutputTypeInfo(session, index, &rawTypeInfo);
+   OrtPtr<OrtTypeInfo> typeInfo(rawTypeInfo, OrtRelease{api});
+   check(api, st, "SessionGetTypeInfo");
+   const OrtTensorTypeAndShapeInfo *tinfo = nullptr; // owned by typeInfo
+   check(api, api->CastTypeInfoToTensorInfo(typeInfo.get(), &tinfo), "CastTypeInfoToTensorInfo");
+   if (!tinfo)
       throw std::runtime_error(std::string("RooEFT: the model's ") + (input ? "input" : "output") +
                                " is not a tensor");
-   }
    ONNXTensorElementDataType type;
    std::size_t rank = 0;
    check(api, api->GetTensorElementType(tinfo, &type), "GetTensorElementType");
    check(api, api->GetDimensionsCount(tinfo, &rank), "GetDimensionsCount");
    std::vector<int64_t> dims(rank);
    check(api, api->GetDimensions(tinfo, dims.data(), rank), "GetDimensions");
-   api->ReleaseTypeInfo(typeInfo);
    return {type, dims};
 }
 
 std::string ioName(const OrtApi *api, OrtSession *session, std::size_t index, bool input)
 {
-   OrtAllocator *alloc = nullptr;
+   OrtAllocator *alloc = nullptr; // the default allocator is owned by ONNX Runtime
    check(api, api->GetAllocatorWithDefaultOptions(&alloc), "GetAllocatorWithDefaultOptions");
-   char *name = nullptr;
-   check(api, input ? api->SessionGetInputName(session, index, alloc, &name)
-                    : api->SessionGetOutputName(session, index, alloc, &name),
-         "SessionGetName");
-   std::string out(name);
-   check(api, api->AllocatorFree(alloc, name), "AllocatorFree");
-   return out;
+   char *rawName = nullptr;
+   OrtStatus *st = input ? api->SessionGetInputName(session, index, alloc, &rawName)
+                         : api->SessionGetOutputName(session, index, alloc, &rawName);
+   OrtString name(rawName, OrtFreeString{api, alloc});
+   check(api, st, "SessionGetName");
+   return name ? std::string(name.get()) : std::string();
 }
 } // namespace
 
-OnnxSession::OnnxSession(const std::vector<unsigned char> &modelBytes, int nThreads) : _impl(new Impl)
+OnnxSession::OnnxSession(const std::vector<unsigned char> &modelBytes, int nThreads)
 {
    if (modelBytes.empty())
       throw std::runtime_error("RooEFT: empty ONNX model (no bytes)");
    const Runtime &rt = runtime();
    const OrtApi *api = rt.api;
-   _impl->api = api;
-   OrtSessionOptions *opts = nullptr;
-   check(api, api->CreateSessionOptions(&opts), "CreateSessionOptions");
-   struct OptsGuard {
-      const OrtApi *a;
-      OrtSessionOptions *o;
-      ~OptsGuard() { a->ReleaseSessionOptions(o); }
-   } guard{api, opts};
-   check(api, api->SetIntraOpNumThreads(opts, std::max(1, nThreads)), "SetIntraOpNumThreads");
-   check(api, api->SetInterOpNumThreads(opts, 1), "SetInterOpNumThreads");
-   check(api, api->SetSessionGraphOptimizationLevel(opts, ORT_ENABLE_ALL), "SetSessionGraphOptimizationLevel");
-   check(api, api->CreateSessionFromArray(rt.env, modelBytes.data(), modelBytes.size(), opts, &_impl->session),
-         "CreateSessionFromArray (is this a valid ONNX model?)");
-   check(api, api->CreateCpuMemoryInfo(OrtArenaAllocator, OrtMemTypeDefault, &_impl->memInfo), "CreateCpuMemoryInfo");
+   _impl = std::make_unique<Impl>(api);
+   OrtSessionOptions *rawOpts = nullptr;
+   OrtStatus *st = api->CreateSessionOptions(&rawOpts);
+   OrtPtr<OrtSessionOptions> opts(rawOpts, OrtRelease{api});
+   check(api, st, "CreateSessionOptions");
+   check(api, api->SetIntraOpNumThreads(opts.get(), std::max(1, nThreads)), "SetIntraOpNumThreads");
+   check(api, api->SetInterOpNumThreads(opts.get(), 1), "SetInterOpNumThreads");
+   check(api, api->SetSessionGraphOptimizationLevel(opts.get(), ORT_ENABLE_ALL), "SetSessionGraphOptimizationLevel");
+   OrtSession *rawSession = nullptr;
+   st = api->CreateSessionFromArray(rt.env, modelBytes.data(), modelBytes.size(), opts.get(), &rawSession);
+   _impl->session.reset(rawSession);
+   check(api, st, "CreateSessionFromArray (is this a valid ONNX model?)");
+   OrtMemoryInfo *rawMemInfo = nullptr;
+   st = api->CreateCpuMemoryInfo(OrtArenaAllocator, OrtMemTypeDefault, &rawMemInfo);
+   _impl->memInfo.reset(rawMemInfo);
+   check(api, st, "CreateCpuMemoryInfo");
 
+   OrtSession *session = _impl->session.get();
    std::size_t nIn = 0, nOut = 0;
-   check(api, api->SessionGetInputCount(_impl->session, &nIn), "SessionGetInputCount");
-   check(api, api->SessionGetOutputCount(_impl->session, &nOut), "SessionGetOutputCount");
+   check(api, api->SessionGetInputCount(session, &nIn), "SessionGetInputCount");
+   check(api, api->SessionGetOutputCount(session, &nOut), "SessionGetOutputCount");
    if (nIn != 1 || nOut != 1)
       throw std::runtime_error("RooEFT: the ONNX model must have exactly one input and one output, it has " +
                                std::to_string(nIn) + " input(s) and " + std::to_string(nOut) + " output(s)");
    for (bool input : {true, false}) {
-      auto [type, dims] = tensorInfo(api, _impl->session, 0, input);
+      auto [type, dims] = tensorInfo(api, session, 0, input);
       const char *what = input ? "input" : "output";
       if (type != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT)
          throw std::runtime_error(std::string("RooEFT: the ONNX model's ") + what + " must be float32");
@@ -248,8 +273,8 @@ OnnxSession::OnnxSession(const std::vector<unsigned char> &modelBytes, int nThre
                                   std::to_string(dims.size()));
       (input ? _nIn : _nOut) = static_cast<std::size_t>(dims[1]);
    }
-   _inName = ioName(api, _impl->session, 0, true);
-   _outName = ioName(api, _impl->session, 0, false);
+   _inName = ioName(api, session, 0, true);
+   _outName = ioName(api, session, 0, false);
 }
 
 OnnxSession::~OnnxSession() = default;
@@ -257,23 +282,17 @@ OnnxSession::~OnnxSession() = default;
 std::string OnnxSession::metadata(const std::string &key) const
 {
    const OrtApi *api = _impl->api;
-   OrtModelMetadata *md = nullptr;
-   check(api, api->SessionGetModelMetadata(_impl->session, &md), "SessionGetModelMetadata");
+   OrtModelMetadata *rawMd = nullptr;
+   OrtStatus *st = api->SessionGetModelMetadata(_impl->session.get(), &rawMd);
+   OrtPtr<OrtModelMetadata> md(rawMd, OrtRelease{api});
+   check(api, st, "SessionGetModelMetadata");
    OrtAllocator *alloc = nullptr;
    check(api, api->GetAllocatorWithDefaultOptions(&alloc), "GetAllocatorWithDefaultOptions");
-   char *value = nullptr;
-   OrtStatus *st = api->ModelMetadataLookupCustomMetadataMap(md, alloc, key.c_str(), &value);
-   std::string out;
-   if (!st && value) {
-      out = value;
-      OrtStatus *freeStatus = api->AllocatorFree(alloc, value);
-      if (freeStatus)
-         api->ReleaseStatus(freeStatus);
-   }
-   if (st)
-      api->ReleaseStatus(st);
-   api->ReleaseModelMetadata(md);
-   return out;
+   char *rawValue = nullptr;
+   st = api->ModelMetadataLookupCustomMetadataMap(md.get(), alloc, key.c_str(), &rawValue);
+   OrtString value(rawValue, OrtFreeString{api, alloc});
+   OrtPtr<OrtStatus> lookupStatus(st, OrtRelease{api}); // a failed lookup reads as an absent key
+   return !st && value ? std::string(value.get()) : std::string();
 }
 
 void OnnxSession::run(const float *in, std::size_t nEvents, float *out) const
@@ -286,23 +305,23 @@ void OnnxSession::run(const float *in, std::size_t nEvents, float *out) const
       const std::size_t n = std::min(chunk, nEvents - first);
       const int64_t inShape[2] = {static_cast<int64_t>(n), static_cast<int64_t>(_nIn)};
       const int64_t outShape[2] = {static_cast<int64_t>(n), static_cast<int64_t>(_nOut)};
-      OrtValue *inVal = nullptr;
-      OrtValue *outVal = nullptr;
-      check(api,
-            api->CreateTensorWithDataAsOrtValue(_impl->memInfo, const_cast<float *>(in + first * _nIn),
-                                                n * _nIn * sizeof(float), inShape, 2,
-                                                ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT, &inVal),
-            "CreateTensor(input)");
-      OrtStatus *st = api->CreateTensorWithDataAsOrtValue(_impl->memInfo, out + first * _nOut,
-                                                          n * _nOut * sizeof(float), outShape, 2,
-                                                          ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT, &outVal);
-      if (st) {
-         api->ReleaseValue(inVal);
-         check(api, st, "CreateTensor(output)");
-      }
-      st = api->Run(_impl->session, nullptr, inNames, &inVal, 1, outNames, 1, &outVal);
-      api->ReleaseValue(inVal);
-      api->ReleaseValue(outVal);
+      // the tensors wrap the caller's buffers (no copy); releasing them does not free the data
+      OrtValue *rawIn = nullptr;
+      OrtStatus *st = api->CreateTensorWithDataAsOrtValue(_impl->memInfo.get(), const_cast<float *>(in + first * _nIn),
+                                                          n * _nIn * sizeof(float), inShape, 2,
+                                                          ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT, &rawIn);
+      OrtPtr<OrtValue> inVal(rawIn, OrtRelease{api});
+      check(api, st, "CreateTensor(input)");
+      OrtValue *rawOut = nullptr;
+      st = api->CreateTensorWithDataAsOrtValue(_impl->memInfo.get(), out + first * _nOut, n * _nOut * sizeof(float),
+                                               outShape, 2, ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT, &rawOut);
+      OrtPtr<OrtValue> outVal(rawOut, OrtRelease{api});
+      check(api, st, "CreateTensor(output)");
+      const OrtValue *inputs[] = {inVal.get()};
+      OrtValue *output = outVal.get();
+      st = api->Run(_impl->session.get(), nullptr, inNames, inputs, 1, outNames, 1, &output);
+      if (output != outVal.get())
+         outVal.reset(output); // ONNX Runtime keeps a pre-allocated output; own whatever it hands back
       check(api, st, "Run");
    }
 }

@@ -18,6 +18,17 @@ namespace RooEFT {
 /// One ONNX model (one float32 input `[batch, nIn]`, one float32 output `[batch, nOut]`) ready
 /// to run. Construction parses and checks the model; errors are `std::runtime_error`s whose
 /// message says what is wrong. Instances are not copyable; share them with `std::shared_ptr`.
+///
+/// Ownership: every ONNX Runtime handle (session, memory info, session options, type infos,
+/// tensors, metadata, statuses, allocator-owned strings) is held by a `std::unique_ptr` with the
+/// matching `Release*` deleter from the moment it is created, so no error path leaks one. The
+/// process-wide runtime (the dlopen'ed library and its `OrtEnv`) is created once under
+/// `std::call_once` and lives until the process ends.
+///
+/// Threading: the object is immutable after construction. `run()` and `metadata()` are const,
+/// keep no state between calls (the input and output tensors wrap the caller's buffers) and may be
+/// called concurrently from several threads on one session (ONNX Runtime's `Run` is thread-safe);
+/// sessions may also be constructed concurrently.
 class OnnxSession {
 public:
    /// Create a session from the serialised model bytes. `nThreads` is ONNX Runtime's intra-op
