@@ -8,6 +8,8 @@
 * ``<stem>.json``: the metadata as readable JSON, and
 * ``<stem>.ref.npz``: ``inputs``, ``outputs`` (torch, float32), ``columns`` and ``observables``,
   a reference for C++ tests.
+
+Sessions and :func:`evaluate_onnx` live in the torch-free :mod:`rooeft.onnx` (re-exported here).
 """
 
 from __future__ import annotations
@@ -15,16 +17,17 @@ from __future__ import annotations
 import io
 import json
 import warnings
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
 import torch
 from torch import nn
 
+from rooeft.onnx import evaluate as evaluate_onnx
+from rooeft.onnx import session as _ort_session
 from rooeft.onnx_convention import ModelInterface, read_interface, write_interface
 
 __all__ = ["ExportResult", "ExportValidationError", "evaluate_onnx", "export_onnx", "onnx_bytes"]
@@ -70,15 +73,6 @@ def onnx_bytes(module: nn.Module, n_inputs: int) -> bytes:
             do_constant_folding=True,
         )
     return buf.getvalue()
-
-
-def _ort_session(model: bytes) -> Any:
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    opts.inter_op_num_threads = 1
-    return ort.InferenceSession(model, sess_options=opts, providers=["CPUExecutionProvider"])
 
 
 def export_onnx(
@@ -155,29 +149,3 @@ def export_onnx(
         )
     rel = diff / np.maximum(np.abs(expected), 1e-30)
     return ExportResult(path, meta_path, ref_path, float(diff.max()), float(rel.max()))
-
-
-def evaluate_onnx(
-    model: str | Path | bytes, x: npt.ArrayLike, *, observables: Sequence[str]
-) -> tuple[np.ndarray, ModelInterface]:
-    """Run a convention model with onnxruntime on raw observables ``x`` named ``observables``.
-
-    Raises ``ValueError`` if the names differ from the model's ``rooeft.observables`` (the input
-    columns would be silently misread otherwise). Returns ``(outputs [N, n_out], interface)``.
-    """
-    raw = Path(model).read_bytes() if isinstance(model, (str, Path)) else bytes(model)
-    iface = read_interface(raw)
-    if tuple(observables) != iface.observables:
-        raise ValueError(
-            f"observables {list(observables)} do not match the model's observables {list(iface.observables)} "
-            "(names and order must agree)"
-        )
-    arr = np.ascontiguousarray(np.asarray(x, dtype=np.float32))
-    if arr.ndim != 2 or arr.shape[1] != len(iface.observables):
-        raise ValueError(f"x must have shape (events, {len(iface.observables)}), got {arr.shape}")
-    if arr.shape[0] == 0:
-        raise ValueError("x is empty: no events")
-    if not np.isfinite(arr).all():
-        raise ValueError("x contains NaN or inf")
-    sess = _ort_session(raw)
-    return np.asarray(sess.run(None, {sess.get_inputs()[0].name: arr})[0]), iface
