@@ -39,7 +39,7 @@ import numpy.typing as npt
 
 from rooeft.infer.kernel import KernelNLL, KernelUnsupported
 from rooeft.infer.runners import KernelRunner, RooFitRunner, Runner
-from rooeft.terms import quadratic_pairs
+from rooeft.workspace import expected
 
 __all__ = [
     "ENGINES",
@@ -52,11 +52,11 @@ __all__ = [
     "get_model",
 ]
 
-WEIGHT = "_weight_"
+WEIGHT = expected.WEIGHT
 #: likelihood engines: the closed-form kernel with exact gradients (falling back to RooFit for
 #: workspaces it does not implement), the kernel only, or RooFit's own NLL with RooMinimizer
 ENGINES = ("auto", "kernel", "roofit")
-CATEGORY = "CMS_channel"
+CATEGORY = expected.CATEGORY
 
 
 class InferenceError(ValueError):
@@ -328,21 +328,11 @@ class Model:
     def sim_weights(self, ch: str, theta: Mapping[str, float]) -> npt.NDArray[np.float64]:
         """Expected-event weights ``Σ_t m_t(θ) w_t`` of the simulation of an unbinned channel."""
         cols = self._sim_columns(ch)
-
-        def col(name: str) -> npt.NDArray[np.float64]:
-            c = cols.get(name)
-            if c is None:
-                raise InferenceError(f"{self.path}: sim_{ch} has no weight column '{name}'")
-            return np.asarray(c, dtype=np.float64)
-
-        w = col("w_sm").copy()
-        th = [float(theta.get(p, self.nominal[p])) for p in self.pois]
-        for a, p in enumerate(self.pois):
-            w += th[a] * col(f"w_{p}")
-        for a, b in quadratic_pairs(len(self.pois)):
-            if th[a] * th[b] != 0.0:
-                w += th[a] * th[b] * col(f"w_{self.pois[a]}_{self.pois[b]}")
-        return w
+        th = expected.theta_vector(self.pois, theta, self.nominal)
+        try:
+            return expected.column_weights(cols, self.pois, th)
+        except expected.MissingColumn as err:
+            raise InferenceError(f"{self.path}: {expected.sim_name(ch)} has no weight column '{err.name}'") from None
 
     def channel_observables(self, ch: str, data_vars: Any) -> list[str]:
         obs = self.channel_pdfs[ch].getObservables(data_vars)
@@ -358,7 +348,7 @@ class Model:
         self, theta: Mapping[str, float]
     ) -> dict[str, tuple[dict[str, Any], npt.NDArray[np.float64]]]:
         """Per channel: (observable columns, expected weights) at ``theta`` with nominal nuisances."""
-        ref = self._reference_data("data_obs").get()
+        ref = self._reference_data(expected.DATA_OBS).get()
         saved = self.values()
         try:
             self.reset()
@@ -372,12 +362,14 @@ class Model:
                     yields = np.asarray(list(pdf.binYields()), dtype=np.float64)
                     if len(obs) != 1:
                         raise InferenceError(f"binned channel '{ch}' must have one observable, found {obs}")
-                    out[ch] = ({obs[0]: 0.5 * (edges[1:] + edges[:-1])}, yields)
+                    out[ch] = ({obs[0]: expected.bin_centres(edges)}, yields)
                 else:
                     cols = self._sim_columns(ch)
                     missing = [o for o in obs if o not in cols]
                     if missing:
-                        raise InferenceError(f"{self.path}: sim_{ch} lacks observable column(s) {missing}")
+                        raise InferenceError(
+                            f"{self.path}: {expected.sim_name(ch)} lacks observable column(s) {missing}"
+                        )
                     out[ch] = ({o: np.asarray(cols[o], dtype=np.float64) for o in obs}, self.sim_weights(ch, theta))
             return out
         finally:
