@@ -583,11 +583,22 @@ double NLLKernel::binnedTerm(const Binned &ch, const double *x, double *grad) co
    Math::monomials(th.data(), nC, m.data());
    Math::monomialGradient(th.data(), nC, dm.data());
    auto nuOf = [&](int e) { return x[ch.iNu[static_cast<std::size_t>(e)]]; };
-   std::vector<double> factor(nP, 1.0), val(nP * nB), scale(nP * nB), y(nP * nB), nb(nB, 0.0);
-   for (std::size_t e = 0; e < ch.normNu.size(); ++e)
-      factor[ch.normProc[e]] *= Math::normFactor(ch.normCode[e], nuOf(ch.normNu[e]), ch.normUp[e], ch.normDown[e]);
-   for (std::size_t r = 0; r < ch.rateProcess.size(); ++r)
-      factor[ch.rateProcess[r]] *= x[ch.iRate[r]];
+   const RateEffects effects{nP,
+                             ch.normNu.size(),
+                             ch.normCode.data(),
+                             ch.normProc.data(),
+                             ch.normUp.data(),
+                             ch.normDown.data(),
+                             ch.rateProcess.size(),
+                             ch.rateProcess.data()};
+   std::vector<double> nuNorm(ch.normNu.size()), rates(ch.rateProcess.size());
+   for (std::size_t e = 0; e < nuNorm.size(); ++e)
+      nuNorm[e] = nuOf(ch.normNu[e]);
+   for (std::size_t r = 0; r < rates.size(); ++r)
+      rates[r] = x[ch.iRate[r]];
+   std::vector<double> factor(nP), val(nP * nB), scale(nP * nB), y(nP * nB), nb(nB, 0.0);
+   for (std::size_t p = 0; p < nP; ++p)
+      factor[p] = rateFactor(effects, p, nuNorm.data(), rates.data());
    for (std::size_t p = 0; p < nP; ++p) {
       for (std::size_t b = 0; b < nB; ++b) {
          const double nom = ch.nominal[p * nB + b];
@@ -638,15 +649,7 @@ double NLLKernel::binnedTerm(const Binned &ch, const double *x, double *grad) co
             for (std::size_t r = 0; r < ch.rateProcess.size(); ++r) {
                if (static_cast<std::size_t>(ch.rateProcess[r]) != p)
                   continue;
-               double other = 1.0; // factor without this rate modifier
-               for (std::size_t e = 0; e < ch.normNu.size(); ++e) {
-                  if (static_cast<std::size_t>(ch.normProc[e]) == p)
-                     other *= Math::normFactor(ch.normCode[e], nuOf(ch.normNu[e]), ch.normUp[e], ch.normDown[e]);
-               }
-               for (std::size_t r2 = 0; r2 < ch.rateProcess.size(); ++r2) {
-                  if (r2 != r && static_cast<std::size_t>(ch.rateProcess[r2]) == p)
-                     other *= x[ch.iRate[r2]];
-               }
+               const double other = rateFactor(effects, p, nuNorm.data(), rates.data(), r); // without this one
                grad[ch.iRate[r]] += c * other * val[p * nB + b] * scale[p * nB + b];
             }
          }

@@ -156,32 +156,55 @@ void RooEFTTemplatePdf::setBinParameters(const RooArgList &gammas)
    setValueDirty();
 }
 
-void RooEFTTemplatePdf::addProcessYields(std::size_t p, std::vector<double> &yields) const
+namespace {
+std::vector<double> proxyValues(const RooListProxy &list)
+{
+   std::vector<double> out(list.size());
+   for (std::size_t i = 0; i < out.size(); ++i)
+      out[i] = static_cast<const RooAbsReal &>(list[i]).getVal();
+   return out;
+}
+
+std::vector<double> contextListValues(RooFit::EvalContext &ctx, const RooListProxy &list)
+{
+   std::vector<double> out(list.size());
+   for (std::size_t i = 0; i < out.size(); ++i)
+      out[i] = ctx.at(&list[i])[0];
+   return out;
+}
+} // namespace
+
+RooEFTTemplatePdf::Values RooEFTTemplatePdf::currentValues() const
+{
+   return {proxyValues(_theta), proxyValues(_nu), proxyValues(_rates), proxyValues(_gammas)};
+}
+
+RooEFTTemplatePdf::Values RooEFTTemplatePdf::contextValues(RooFit::EvalContext &ctx) const
+{
+   return {contextListValues(ctx, _theta), contextListValues(ctx, _nu), contextListValues(ctx, _rates),
+           contextListValues(ctx, _gammas)};
+}
+
+RooEFT::RateEffects RooEFTTemplatePdf::rateEffects() const
+{
+   return {_procNames.size(), _normNu.size(),   _normCode.data(),    _normProc.data(),
+           _normUp.data(),    _normDown.data(), _rateProcess.size(), _rateProcess.data()};
+}
+
+void RooEFTTemplatePdf::addProcessYields(std::size_t p, const Values &v, std::vector<double> &yields) const
 {
    const std::size_t nB = nBins(), nC = _theta.size(), nT = RooEFT::Math::nTerms(nC);
-   std::vector<double> theta(nC), m(nT);
-   for (std::size_t a = 0; a < nC; ++a)
-      theta[a] = static_cast<const RooAbsReal &>(_theta[a]).getVal();
-   RooEFT::Math::monomials(theta.data(), nC, m.data());
-   double factor = 1.0;
-   for (std::size_t e = 0; e < _normNu.size(); ++e) {
-      if (static_cast<std::size_t>(_normProc[e]) == p) {
-         const double nu = static_cast<const RooAbsReal &>(_nu[_normNu[e]]).getVal();
-         factor *= RooEFT::Math::normFactor(_normCode[e], nu, _normUp[e], _normDown[e]);
-      }
-   }
-   for (std::size_t r = 0; r < _rateProcess.size(); ++r) {
-      if (static_cast<std::size_t>(_rateProcess[r]) == p)
-         factor *= static_cast<const RooAbsReal &>(_rates[r]).getVal();
-   }
+   std::vector<double> m(nT), nuNorm(_normNu.size());
+   RooEFT::Math::monomials(v.theta.data(), nC, m.data());
+   for (std::size_t e = 0; e < _normNu.size(); ++e)
+      nuNorm[e] = v.nu[_normNu[e]];
+   const double factor = RooEFT::rateFactor(rateEffects(), p, nuNorm.data(), v.rates.data());
    for (std::size_t b = 0; b < nB; ++b) {
       const double nom = _nominal[p * nB + b];
       double val = nom;
       for (std::size_t e = 0; e < _shapeNu.size(); ++e) {
-         if (static_cast<std::size_t>(_shapeProc[e]) == p) {
-            const double nu = static_cast<const RooAbsReal &>(_nu[_shapeNu[e]]).getVal();
-            val += RooEFT::Math::code4Add(nu, nom, _shapeUp[e * nB + b], _shapeDown[e * nB + b]);
-         }
+         if (static_cast<std::size_t>(_shapeProc[e]) == p)
+            val += RooEFT::Math::code4Add(v.nu[_shapeNu[e]], nom, _shapeUp[e * nB + b], _shapeDown[e * nB + b]);
       }
       const double scale = _hasEFT[p] ? RooEFT::Math::dot(&_terms[(p * nB + b) * nT], m.data(), nT) : 1.0;
       yields[b] += factor * val * scale;
@@ -191,7 +214,7 @@ void RooEFTTemplatePdf::addProcessYields(std::size_t p, std::vector<double> &yie
 std::vector<double> RooEFTTemplatePdf::processBinYields(const char *process) const
 {
    std::vector<double> y(nBins(), 0.0);
-   addProcessYields(processIndex(process), y);
+   addProcessYields(processIndex(process), currentValues(), y);
    return y;
 }
 
@@ -206,15 +229,17 @@ double RooEFTTemplatePdf::processYield(const char *process) const
    return total;
 }
 
-std::vector<double> RooEFTTemplatePdf::binYields() const
+std::vector<double> RooEFTTemplatePdf::binYields(const Values &v) const
 {
    std::vector<double> y(nBins(), 0.0);
    for (std::size_t p = 0; p < _procNames.size(); ++p)
-      addProcessYields(p, y);
-   for (std::size_t b = 0; b < _gammas.size(); ++b)
-      y[b] *= static_cast<const RooAbsReal &>(_gammas[b]).getVal();
+      addProcessYields(p, v, y);
+   for (std::size_t b = 0; b < v.gammas.size(); ++b)
+      y[b] *= v.gammas[b];
    return y;
 }
+
+std::vector<double> RooEFTTemplatePdf::binYields() const { return binYields(currentValues()); }
 
 std::size_t RooEFTTemplatePdf::binOf(double x) const
 {
@@ -257,7 +282,7 @@ double RooEFTTemplatePdf::evaluate() const
 
 void RooEFTTemplatePdf::doEval(RooFit::EvalContext &ctx) const
 {
-   const std::vector<double> y = binYields();
+   const std::vector<double> y = binYields(contextValues(ctx));
    std::span<const double> xs = ctx.at(_x);
    std::span<double> out = ctx.output();
    for (std::size_t i = 0; i < out.size(); ++i) {

@@ -5,6 +5,8 @@
 /// with additive code-4 interpolation δ4 for shape systematics, code-4 (or exponential) factors
 /// for normalisation systematics, optional free rate modifiers μ_p and optional
 /// Barlow–Beeston-lite parameters γ_b (their constraint terms live outside, as in HistFactory).
+/// The rate factor μ_p (normalisation systematics × rate modifiers) is RooEFT::rateFactor, the one
+/// shared with the unbinned yield model (YieldModel.h) and the NLL kernel.
 ///
 /// The value at x is `n_b/width_b` for the bin b containing x; the integral over x is analytic
 /// (`Σ_b n_b`) and `expectedEvents() = Σ_b n_b`, so an extended fit to binned data is the product
@@ -22,6 +24,8 @@
 /// ~~~
 #ifndef RooEFT_RooEFTTemplatePdf_h
 #define RooEFT_RooEFTTemplatePdf_h
+
+#include "RooEFT/YieldModel.h"
 
 #include <RooAbsPdf.h>
 #include <RooListProxy.h>
@@ -88,9 +92,19 @@ protected:
 private:
    friend class RooEFT::NLLKernel; // reads the templates (closed-form NLL)
    friend class RooEFT::HS3Access; // reads the templates for the HS3 JSON export (RooEFTJSONIO.cxx)
+   /// Parameter values of one evaluation: θ, nuisances (`_nu` order), rate modifiers, γ_b.
+   struct Values {
+      std::vector<double> theta, nu, rates, gammas;
+   };
+   /// The values from the proxies (getVal, scalar paths) or from RooFit's evaluation context (doEval).
+   Values currentValues() const;
+   Values contextValues(RooFit::EvalContext &ctx) const;
+   /// Normalisation effects and rate modifiers as a RooEFT::RateEffects view (sparse layout).
+   RooEFT::RateEffects rateEffects() const;
    std::size_t processIndex(const char *process) const;
    std::size_t nuisanceIndex(RooAbsReal &nuisance);
-   void addProcessYields(std::size_t p, std::vector<double> &yields) const;
+   void addProcessYields(std::size_t p, const Values &v, std::vector<double> &yields) const;
+   std::vector<double> binYields(const Values &v) const;
    std::size_t binOf(double x) const;
 
    RooRealProxy _x;      ///< the binned observable

@@ -12,6 +12,48 @@
 
 namespace RooEFT {
 
+/// The normalisation systematics and rate modifiers acting on the processes of a channel: a view
+/// (no copy) of the owning object's persistent arrays, in one of two layouts.
+///  - dense (YieldModel: unbinned pdf, RooEFTYield, NLL kernel): effect j has a κ per process at
+///    `normUp/normDown[j * nProc + p]` (κ = 1 where it does not act) and `normProc` is null;
+///  - sparse (RooEFTTemplatePdf): effect j acts on process `normProc[j]` only, with κ at `[j]`
+///    (a nuisance acting on several processes is several effects).
+/// Rate modifier r multiplies process `rateProcess[r]`.
+struct RateEffects {
+   std::size_t nProc = 0;
+   std::size_t nNorm = 0;
+   const int *normCode = nullptr;    ///< per effect: 1 (exponential) or 4 (Math::normFactor)
+   const int *normProc = nullptr;    ///< per effect: its process (sparse), or null (dense)
+   const double *normUp = nullptr;   ///< κ⁺ (layout above)
+   const double *normDown = nullptr; ///< κ⁻ (layout above)
+   std::size_t nRate = 0;
+   const int *rateProcess = nullptr; ///< per rate modifier: its process
+};
+
+/// μ_p, the rate factor of process p: the product of the normalisation-systematic factors
+/// `F(code_j; ν_j; κ⁺_jp, κ⁻_jp)` of the effects acting on p (in effect order) and of the rate
+/// modifiers of p (in order). `nuNorm[j]` is the value of effect j's nuisance, `rates[r]` that of
+/// rate modifier r. Rate modifier `skipRate` is left out (∂μ_p/∂rate_skip when it acts on p). The one
+/// definition of μ_p for the unbinned and the binned models, their RooFit evaluation and the NLL kernel.
+inline double rateFactor(const RateEffects &e, std::size_t p, const double *nuNorm, const double *rates,
+                         std::size_t skipRate = static_cast<std::size_t>(-1))
+{
+   double f = 1.0;
+   for (std::size_t j = 0; j < e.nNorm; ++j) {
+      if (e.normProc) {
+         if (static_cast<std::size_t>(e.normProc[j]) == p)
+            f *= Math::normFactor(e.normCode[j], nuNorm[j], e.normUp[j], e.normDown[j]);
+      } else {
+         f *= Math::normFactor(e.normCode[j], nuNorm[j], e.normUp[j * e.nProc + p], e.normDown[j * e.nProc + p]);
+      }
+   }
+   for (std::size_t r = 0; r < e.nRate; ++r) {
+      if (r != skipRate && static_cast<std::size_t>(e.rateProcess[r]) == p)
+         f *= rates[r];
+   }
+   return f;
+}
+
 /// Per-process yield model:
 /// `ν_p = N_p · μ_p · Σ_t xsec_pt m_t(θ) · Π_k I(ν_k; κ⁻_pk, κ⁺_pk) · Π_j F(code_j; ν_j; κ_jp)`,
 /// with I the smooth exponential interpolation of the per-event shape nuisances, F the code-1/4
@@ -42,17 +84,17 @@ struct YieldModel {
       shapeDown.assign(nProc * nShape, 1.0);
    }
 
-   /// μ_p: normalisation-systematic factors and rate modifiers of process p.
+   /// The normalisation effects and rate modifiers as a RateEffects view (dense layout).
+   RateEffects rateEffects() const
+   {
+      return {nProc,         normCode.size(), normCode.data(),    nullptr,
+              normUp.data(), normDown.data(), rateProcess.size(), rateProcess.data()};
+   }
+
+   /// μ_p: normalisation-systematic factors and rate modifiers of process p (RooEFT::rateFactor).
    double rateFactor(std::size_t p, const double *nuNorm, const double *rates) const
    {
-      double f = 1.0;
-      for (std::size_t k = 0; k < normCode.size(); ++k)
-         f *= Math::normFactor(normCode[k], nuNorm[k], normUp[k * nProc + p], normDown[k * nProc + p]);
-      for (std::size_t r = 0; r < rateProcess.size(); ++r) {
-         if (static_cast<std::size_t>(rateProcess[r]) == p)
-            f *= rates[r];
-      }
-      return f;
+      return RooEFT::rateFactor(rateEffects(), p, nuNorm, rates);
    }
 
    /// ν_p given the monomials m_t(θ) and the parameter values.
@@ -108,14 +150,7 @@ struct YieldModel {
    /// μ_p without rate modifier `skip` (∂μ_p/∂rate_skip when `skip` acts on p).
    double rateFactorExcept(std::size_t p, std::size_t skip, const double *nuNorm, const double *rates) const
    {
-      double f = 1.0;
-      for (std::size_t k = 0; k < normCode.size(); ++k)
-         f *= Math::normFactor(normCode[k], nuNorm[k], normUp[k * nProc + p], normDown[k * nProc + p]);
-      for (std::size_t r = 0; r < rateProcess.size(); ++r) {
-         if (r != skip && static_cast<std::size_t>(rateProcess[r]) == p)
-            f *= rates[r];
-      }
-      return f;
+      return RooEFT::rateFactor(rateEffects(), p, nuNorm, rates, skip);
    }
 
    /// N_0 = Σ_p N_p (the nominal total).
