@@ -320,6 +320,23 @@ void RooEFTUnbinnedPdf::parameterValues(std::vector<double> &m, std::vector<doub
    values(_rates, rates);
 }
 
+void RooEFTUnbinnedPdf::parameterValues(RooFit::EvalContext &ctx, std::vector<double> &m, std::vector<double> &nuShape,
+                                        std::vector<double> &nuNorm, std::vector<double> &rates) const
+{
+   auto values = [&ctx](const RooListProxy &list, std::vector<double> &out) {
+      out.resize(list.size());
+      for (std::size_t i = 0; i < out.size(); ++i)
+         out[i] = ctx.at(&list[i])[0];
+   };
+   std::vector<double> theta;
+   values(_theta, theta);
+   m.resize(RooEFT::Math::nTerms(theta.size()));
+   RooEFT::Math::monomials(theta.data(), theta.size(), m.data());
+   values(_nuShape, nuShape);
+   values(_nuNorm, nuNorm);
+   values(_rates, rates);
+}
+
 void RooEFTUnbinnedPdf::setLearnedNormalisation(const std::vector<double> &termMeans,
                                                 const std::vector<double> &shapeKappaUp,
                                                 const std::vector<double> &shapeKappaDown)
@@ -465,9 +482,15 @@ double RooEFTUnbinnedPdf::rateFactor(std::size_t p) const
 
 void RooEFTUnbinnedPdf::coefficients(std::vector<double> &coef) const
 {
-   const Layout &L = layout();
    std::vector<double> m, nuShape, nuNorm, rates;
    parameterValues(m, nuShape, nuNorm, rates);
+   coefficients(m, nuNorm, rates, coef);
+}
+
+void RooEFTUnbinnedPdf::coefficients(const std::vector<double> &m, const std::vector<double> &nuNorm,
+                                     const std::vector<double> &rates, std::vector<double> &coef) const
+{
+   const Layout &L = layout();
    coef.clear();
    for (std::size_t p = 0; p < L.processes.size(); ++p) {
       const double mu = _ym.rateFactor(p, nuNorm.data(), rates.data());
@@ -658,10 +681,9 @@ void RooEFTUnbinnedPdf::doEval(RooFit::EvalContext &ctx) const
       std::rotate(batch.begin(), hit, hit + 1);
       hit = batch.begin();
    }
-   std::vector<double> coef, sysCoef, nu(_nuShape.size());
-   coefficients(coef);
-   for (std::size_t k = 0; k < nu.size(); ++k)
-      nu[k] = ctx.at(static_cast<RooAbsReal *>(&_nuShape[k]))[0];
+   std::vector<double> m, nu, nuNorm, rates, coef, sysCoef;
+   parameterValues(ctx, m, nu, nuNorm, rates);
+   coefficients(m, nuNorm, rates, coef);
    systematicCoefficients(nu.data(), sysCoef);
    // blocks of events keep the scratch arrays in cache
    constexpr std::size_t kBlock = 2048;

@@ -164,12 +164,20 @@ private:
    double ratioOf(const float *row) const;
    double sampleIntegral(const char *rangeName = nullptr) const;
    void sampleTerms(std::vector<double> &terms) const;
+   /// Per-process coefficients μ_p·m_t(θ) of ratioBatch, at the current values (scalar paths) or
+   /// at given values.
    void coefficients(std::vector<double> &coef) const;
+   void coefficients(const std::vector<double> &m, const std::vector<double> &nuNorm, const std::vector<double> &rates,
+                     std::vector<double> &coef) const;
    void systematicCoefficients(const double *nu, std::vector<double> &sysCoef) const;
    double rateFactor(std::size_t p) const;
-   /// Current values: monomials of θ, shape nuisances, normalisation nuisances, rate modifiers.
+   /// Current values: monomials of θ, shape nuisances, normalisation nuisances, rate modifiers,
+   /// from the proxies (getVal: scalar paths and configuration) or from RooFit's evaluation
+   /// context (ctx.at: doEval).
    void parameterValues(std::vector<double> &m, std::vector<double> &nuShape, std::vector<double> &nuNorm,
                         std::vector<double> &rates) const;
+   void parameterValues(RooFit::EvalContext &ctx, std::vector<double> &m, std::vector<double> &nuShape,
+                        std::vector<double> &nuNorm, std::vector<double> &rates) const;
    friend class RooEFTYield;
    friend class RooEFT::NLLKernel; // reads the layout, yield model and caches (closed-form NLL)
    friend class RooEFT::HS3Access; // reads the configuration for the HS3 JSON export (RooEFTJSONIO.cxx)
