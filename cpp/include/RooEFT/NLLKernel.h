@@ -22,8 +22,24 @@
 /// does not depend on the number of threads. Threads (default: hardware concurrency, or
 /// `ROOEFT_NUM_THREADS`) split the blocks of large channels.
 ///
-/// Threading contract: value()/valueAndGradient() are const and re-entrant (no shared mutable
-/// state besides atomic call counters); configuration (add*, setThreads) is not thread-safe.
+/// Threads: inside one evaluation, each unbinned channel's pass over its events (and over its
+/// normalisation sample) is cut into contiguous ranges of blocks, one std::thread per range,
+/// created and joined within the call (at least 16 blocks per thread, so small channels stay on the
+/// calling thread). A worker reads only the kernel's own copies of the channel (made by add*) and
+/// the parameter vector, and writes only its blocks' partial sums; it never calls into a RooFit
+/// object, a pdf or ONNX Runtime. Binned channels, constraints and the final reduction run on the
+/// calling thread.
+///
+/// Threading contract: value()/valueAndGradient()/gradient()/hessian() are const and re-entrant:
+/// several threads may evaluate one kernel at once (each call has its own workers and scratch; the
+/// only shared mutable state is the atomic call counters). Configuration (add*, setThreads,
+/// setConstant) is not thread-safe and must finish before evaluations start. addUnbinned runs the
+/// pdf's network on the calling thread and touches the pdf's lazily built session and layout, so
+/// it follows the pdf's contract (one thread per pdf at a time).
+///
+/// Caches: the kernel holds the network outputs of exactly the events given to addUnbinned (and
+/// the pdf's normalisation sample); nothing is keyed or invalidated. Another dataset (a toy, an
+/// Asimov set) needs another kernel.
 ///
 /// C++:
 /// ~~~{.cpp}
@@ -144,7 +160,9 @@ private:
 /// The kernel as a Minuit2 objective (ROOT::Math::IMultiGradFunction): value minus a constant
 /// offset (so the minimiser sees O(1) numbers, as RooFit's `Offset` and Combine do) and the
 /// exact gradient. Every evaluation computes value and gradient in one pass and keeps them, so a
-/// gradient request at the last evaluated point costs nothing.
+/// gradient request at the last evaluated point costs nothing. That last point is unlocked mutable
+/// state: one minimiser (one thread) per NLLFunction; Clone() gives an independent one on the same
+/// kernel.
 ///
 /// ~~~{.py}
 /// fcn = ROOT.RooEFT.NLLFunction(kernel)

@@ -17,6 +17,38 @@
 /// dataset (toys, Asimov) is recognised by its fingerprint and re-cached. For the legacy
 /// (scalar) backend call `precompute(data)` first, or events are evaluated one by one on first use.
 ///
+/// ### Cache policy
+/// The cached network outputs (`_caches`) are shared by an object and all its clones (RooFit
+/// clones the pdf when it builds a likelihood; the clone and the original see one cache).
+///  - Batch cache (`doEval`, RooFit's vectorised backend): the outputs of the last 4 input batches,
+///    most recently used first (least recently used dropped). Key, i.e. what identifies a cached
+///    dataset: RooEFT::Detail::fingerprint of the observable columns RooFit passes = (number of
+///    rows, the address of each column's buffer, a position-weighted sum of up to 64 rows spread
+///    over the batch plus the last row). A new dataset, toy or Asimov set has new buffers or new
+///    values there and runs the network once; re-evaluating the same data at other θ, ν never does.
+///    Limit: a buffer overwritten in place with values that agree on the sampled rows would be
+///    taken for the cached one; call `clearCache()` after editing a dataset in place.
+///  - Scalar cache (`evaluate`, `precompute`): one row of outputs per observable point, keyed by
+///    the exact bit patterns of its observable values (as doubles); emptied wholesale before it
+///    would exceed 4 million points.
+///  - The normalisation sample's outputs (`_normCols`) are persistent, computed once in
+///    setNormalisationSample, and never invalidated by parameter changes.
+/// Parameter values are never part of a key: θ, ν and rate modifiers enter only the closed forms.
+///
+/// ### Threading contract
+/// Lazily mutated state (all `mutable`, transient, created or changed inside const functions):
+/// `_session` (the ONNX Runtime session, made from `_modelBytes` on first use, e.g. after reading
+/// from a file), `_layout` (parsed from the model's metadata on first use, immutable afterwards),
+/// `_caches` (above, shared with clones), `_nCalls` (ONNX Runtime call counter, shared with clones)
+/// and `_genCumulative` (event generation, set by the non-const initGenerator).
+/// RooFit evaluates a pdf and its clones from one thread (the legacy and the vectorised backend
+/// alike; RooFit's parallel likelihoods fork processes, each with its own copy), so none of this
+/// state is locked: concurrent calls on one object, or on clones sharing its caches, are not
+/// supported. For concurrent evaluation use independent objects (e.g. one workspace read per
+/// thread) or RooEFT::NLLKernel: addUnbinned() runs the network once on the calling thread and
+/// copies everything it needs (layout, yield model, cached columns, normalisation sample) into the
+/// kernel, whose worker threads never touch the pdf.
+///
 /// C++:
 /// ~~~{.cpp}
 /// gSystem->Load("libRooEFT");
@@ -147,11 +179,12 @@ protected:
 private:
    struct Layout;
    struct CacheEntry {
-      std::vector<std::uint64_t> key;
+      std::vector<std::uint64_t> key; ///< RooEFT::Detail::fingerprint of the observable columns
       std::size_t n = 0;
       std::vector<float> cols; ///< column-major: column j of event i at [j * n + i]
    };
    /// Cached network outputs; shared with clones (RooFit clones pdfs when it builds likelihoods).
+   /// Not locked: see the threading contract in the class documentation.
    struct Caches {
       std::vector<CacheEntry> batch;                                  ///< most recent first
       std::unordered_map<std::string, std::vector<float>> scalar;   ///< keyed by observable values
