@@ -57,7 +57,7 @@ def run(model: ModelSource | Any, matrix: npt.ArrayLike) -> F64:
     ``model`` is a path, raw bytes or a session from :func:`session`; the input is passed as
     contiguous float32, the convention's input type.
     """
-    sess = model if hasattr(model, "get_inputs") else session(model)
+    sess: Any = model if hasattr(model, "get_inputs") else session(model)
     x = np.ascontiguousarray(matrix, dtype=np.float32)
     out = sess.run(None, {sess.get_inputs()[0].name: x})[0]
     return np.asarray(out, dtype=np.float64)
@@ -78,7 +78,8 @@ class OnnxModel:
         if isinstance(model, (bytes, bytearray)):
             raw = bytes(model)
             return cls(raw, read_interface(raw))
-        return cls(Path(model).read_bytes(), read_interface(model), source=os.fspath(model))
+        interface = read_interface(model)  # ConventionError (naming the file) if unreadable
+        return cls(Path(model).read_bytes(), interface, source=os.fspath(model))
 
     @property
     def session(self) -> Any:
