@@ -21,9 +21,10 @@ A pool is written to (and read from) one compressed ``.npz`` file without pickle
 hash of the configuration it was read with; :func:`check_workspace` compares it with the
 workspace's ``rooeft_metadata``.
 
-.. note:: The reading reuses private helpers of :mod:`rooeft.workspace.builder`
-   (``_sample_config``, ``_read``, ``_binned_values``, ``_check_eft_sample``) so that the recipe
-   is the builder's by construction; they are imported here until the builder exposes them.
+.. note:: The reading uses the builder's own functions of :mod:`rooeft.workspace.reading`
+   (:func:`~rooeft.workspace.reading.sample_config`, ``read_sample_files``, ``binned_values``,
+   ``check_eft_sample``) and the term matrix of :func:`rooeft.workspace.expected.process_terms`,
+   so that the recipe is the builder's by construction.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ import numpy as np
 import numpy.typing as npt
 
 from rooeft.config import BinnedChannel, Config, UnbinnedChannel, config_hash
-from rooeft.terms import monomials, n_terms
+from rooeft.terms import n_terms
+from rooeft.workspace.expected import expected_weights, process_terms
 
 __all__ = [
     "POOL_FORMAT",
@@ -89,7 +91,8 @@ class PoolChannel:
     kind: str
     observables: dict[str, F64]
     terms: F64
-    """(events, terms): expected events of event i at θ are ``terms[i] @ monomials(θ)``."""
+    """(events, terms): expected events of event i at θ are ``Σ_t m_t(θ) terms[i, t]``
+    (:func:`rooeft.workspace.expected.expected_weights`)."""
     process: npt.NDArray[np.int32]
     """Index into :attr:`processes` of every event."""
     processes: tuple[str, ...]
@@ -131,7 +134,7 @@ class ToyPool:
     def weights(self, channel: str, theta: Mapping[str, float]) -> F64:
         """Expected events per pool event of ``channel`` at ``theta`` (missing coefficients: 0)."""
         ch = self._channel(channel)
-        return np.asarray(ch.terms @ monomials(_theta_vector(self.coefficients, theta)), dtype=np.float64)
+        return expected_weights(ch.terms, _theta_vector(self.coefficients, theta).tolist())
 
     def _channel(self, channel: str) -> PoolChannel:
         if channel not in self.channels:
@@ -399,18 +402,19 @@ def read_pool(
 
 
 def _read_channel(cfg: Config, ch: BinnedChannel | UnbinnedChannel, files: Mapping[str, Sequence[str]]) -> PoolChannel:
-    from rooeft.onnx_convention import read_interface
-    from rooeft.workspace.builder import BuildError, _binned_values, _check_eft_sample, _read, _sample_config
+    from rooeft.onnx import OnnxModels
+    from rooeft.workspace.reading import BuildError, binned_values, check_eft_sample, read_sample_files, sample_config
 
+    models = OnnxModels()
     if isinstance(ch, BinnedChannel):
         obs = ch.observable
         if obs.model is None:
             read_obs = {obs.name: obs.branch}
         else:
-            read_obs = {n: obs.inputs.get(n, n) for n in read_interface(obs.model).observables}
+            read_obs = {n: obs.inputs.get(n, n) for n in models[obs.model].interface.observables}
         observables: list[str] = [obs.name]
     else:
-        observables = list(read_interface(ch.model).observables)
+        observables = list(models[ch.model].interface.observables)
         read_obs = ch.observable_expressions(observables)
     t = n_terms(len(cfg.coefficient_names))
     cols: dict[str, list[F64]] = {o: [] for o in observables}
@@ -420,20 +424,23 @@ def _read_channel(cfg: Config, ch: BinnedChannel | UnbinnedChannel, files: Mappi
     for k, p in enumerate(ch.processes):
         where = f"pool for channel '{ch.name}', process '{p.name}' ({', '.join(files[p.name])})"
         try:
-            sample = _read(files[p.name], _sample_config(cfg, ch.name, p, read_obs), where)
-            sample = _check_eft_sample(cfg, p, sample, where)
-            values = _binned_values(ch, sample, where) if isinstance(ch, BinnedChannel) else None
+            sample = read_sample_files(files[p.name], sample_config(cfg, ch.name, p, read_obs), where)
+            sample = check_eft_sample(cfg, p, sample, where)
+            values = binned_values(ch, sample, where, models) if isinstance(ch, BinnedChannel) else None
         except BuildError as err:
             raise PoolError(str(err)) from None
         w = np.asarray(sample.weights, dtype=np.float64)
-        if p.eft and sample.structure_constants is not None:
-            ts0 = float(sample.term_sums()[0])
-            if not ts0 > 0:
-                raise PoolError(f"{where}: SM term sum {ts0:g} is not positive")
-            block = np.asarray(sample.structure_constants, dtype=np.float64) * (float(np.sum(w)) / ts0)
-        else:
-            block = np.zeros((w.size, t))
-            block[:, 0] = w
+        eft = p.eft and sample.structure_constants is not None
+        ts0 = float(sample.term_sums()[0]) if eft else None
+        if ts0 is not None and not ts0 > 0:
+            raise PoolError(f"{where}: SM term sum {ts0:g} is not positive")
+        block = process_terms(
+            w,
+            sample.structure_constants if eft else None,
+            n_terms_=t,
+            sum_weights=float(np.sum(w)) if eft else None,
+            sm_term_sum=ts0,
+        )
         keep = np.ones(w.size, dtype=bool)
         if values is not None:
             assert isinstance(ch, BinnedChannel)
