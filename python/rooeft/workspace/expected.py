@@ -38,6 +38,7 @@ __all__ = [
     "ASIMOV_DATA",
     "CATEGORY",
     "DATA_OBS",
+    "SIM_PREFIX",
     "WEIGHT",
     "MissingColumn",
     "bin_centres",
@@ -62,6 +63,7 @@ CATEGORY = "CMS_channel"
 WEIGHT = "_weight_"
 """The weight column of the datasets."""
 SIM_PREFIX = "sim_"
+"""The prefix of the simulation datasets of unbinned channels."""
 
 
 class MissingColumn(KeyError):
