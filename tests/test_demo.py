@@ -41,7 +41,26 @@ def test_demo_quick_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     for stem in ("templates_ptz", "closure_reco_vs_parton", "scan1d_cHW", "contours_cHW_cHWtil", "pulls"):
         assert (out / "plots" / f"{stem}.png").stat().st_size > 10_000
     assert (out / "results" / "scan2d_cHW_cHWtil_expected.json").is_file()
-    assert "| cHW | binned pT(Z) |" in (out / "summary.md").read_text()
+    text = (out / "summary.md").read_text()
+    assert "| cHW | binned pT(Z) |" in text
+    # a fresh simulation, its n_eff, the calibrated model's reliability report
+    sim = summary["simulation"]["sig"]
+    assert sim["events"] > 10_000 and 0.3 * sim["events"] < sim["n_eff"]["yield"] <= sim["events"]
+    assert (out / "simulation" / "zh_signal.root").is_file()
+    assert json.loads((out / "models" / "zh_unbinned_reliability.json").read_text())["fractions"]
+    # validation on toys from an independent pool, every analysis at the SM, exact and main at the BSM point
+    validation = summary["validation"]
+    assert set(validation) == {"exact", "unbinned", "main", "ptz"}
+    for name, points in validation.items():
+        assert set(points) == ({"SM", "BSM"} if name in ("exact", "main") else {"SM"}), name
+        for coef in ("cHQ3", "cHW", "cHWtil"):
+            v = points["SM"][coef]
+            assert v["toys"] > 0 and v["std_fit"] > 0 and v["asimov_width"] > 0, (name, coef)
+            assert 0.0 <= v["coverage68"] <= v["coverage95"] <= 1.0
+    toys = json.loads((out / "results" / "toys_main_BSM_cHW.json").read_text())
+    assert toys["source"] == "validation" and toys["truth"]["cHW"] == pytest.approx(0.1)
+    assert not (out / "pool").exists()  # the 1-2 GB pool is removed
+    assert "## Validation on independent pseudo-experiments" in text and "| binned pT(Z) | SM | cHW |" in text
 
 
 def test_demo_missing_inputs_are_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -50,4 +69,4 @@ def test_demo_missing_inputs_are_named(tmp_path: Path, capsys: pytest.CaptureFix
     assert "--data-dir" in err and "nowhere is not a directory" in err
     (tmp_path / "empty").mkdir()
     assert main(["demo", "--quick", "--data-dir", str(tmp_path / "empty"), "-o", str(tmp_path / "o")]) == 1
-    assert "zh_signal.root" in capsys.readouterr().err
+    assert "pseudodata_sm.root" in capsys.readouterr().err

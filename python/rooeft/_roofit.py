@@ -80,5 +80,9 @@ def load() -> Any:
     # the header-only formulas (RooEFT::Math) for interactive use and the tests
     if not ROOT.gInterpreter.Declare('#include "RooEFT/Math.h"'):
         raise RuntimeError(f"cling could not parse RooEFT/Math.h from {include_dir()}")
+    # make cppyy know the classes now, so that objects read from files (w.pdf(...) returns a
+    # RooAbsPdf*) are always downcast to them and their own methods are callable
+    for cls in ("RooEFTUnbinnedPdf", "RooEFTTemplatePdf", "RooEFTONNXFunction", "RooEFTYield"):
+        getattr(ROOT, cls)
     _ROOT = ROOT
     return ROOT

@@ -1,9 +1,11 @@
-"""``rooeft demo``: the main job end to end on the shipped ZH example (see :mod:`rooeft.demo`).
+"""``rooeft demo``: the main job end to end on the ZH example (see :mod:`rooeft.demo`): a fresh
+simulation, training with calibration, three workspaces, fits and scans, and validation on
+pseudo-experiments from an independent simulation.
 
-Run from the repository root (the inputs are in data/zh)::
+Run from the repository root (the pseudo-data are in data/zh)::
 
-    rooeft demo                      # about 10 minutes on 2 cores; outputs in demo-output/
-    rooeft demo --quick -o /tmp/d    # reduced setting, 2-3 minutes
+    rooeft demo                      # about 15 minutes on 2 cores; outputs in demo-output/
+    rooeft demo --quick -o /tmp/d    # reduced setting, about 1 minute
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ def _run(args: argparse.Namespace) -> int:
     data, out = Path(args.data_dir), Path(args.output_dir)
     if not data.is_dir():
         raise FileNotFoundError(f"--data-dir {data} is not a directory (run from the repository root, or pass it)")
-    missing = [n for n in ("zh_signal.root", "zh_background.root") if not (data / n).is_file()]
+    missing = [n for n in ("pseudodata_sm.root",) if not (data / n).is_file()]
     if missing:
         raise FileNotFoundError(f"--data-dir {data} lacks {', '.join(missing)} (see data/zh/README.md)")
     if same_file(out, data) or data.resolve().is_relative_to(out.resolve()):
@@ -45,10 +47,10 @@ def register(sub: Any) -> None:
     """Add the ``demo`` sub-command."""
     p = sub.add_parser("demo", help="run the main job end to end on the shipped ZH example", description=__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    p.add_argument("--data-dir", default="data/zh", help="the shipped inputs (default: data/zh)")
+    p.add_argument("--data-dir", default="data/zh", help="the shipped pseudo-data (default: data/zh)")
     p.add_argument("-o", "--output-dir", default="demo-output", help="where everything is written")
     p.add_argument("--quick", action="store_true", help="reduced setting (fewer events, epochs, scan points)")
-    p.add_argument("--workers", type=int, help="worker processes for scans (default 2; 1 = serial)")
+    p.add_argument("--workers", type=int, help="worker processes for scans and toys (default 2; 1 = serial)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--force", action="store_true", help="replace the outputs of an earlier demo in --output-dir")
     p.set_defaults(func=_run)

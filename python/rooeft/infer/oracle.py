@@ -30,7 +30,7 @@ import numpy.typing as npt
 
 from rooeft.terms import monomials
 
-__all__ = ["OracleToys", "oracle_toys"]
+__all__ = ["OracleToys", "asimov_sigma", "oracle_toys"]
 
 F64 = npt.NDArray[np.float64]
 
@@ -132,3 +132,31 @@ def oracle_toys(
         nll_true = float(sim.sum(axis=0) @ monomials(t0)) - float(np.log(r_true).sum())
         q[i] = 2.0 * (nll_true - nll_min)
     return OracleToys(poi, float(t0[a]), theta_hat, sigma_hat, q, counts)
+
+
+def asimov_sigma(sim_terms: npt.ArrayLike, coefficients: Sequence[str], truth: Mapping[str, float], poi: str) -> float:
+    """The width the exact-ratio analysis *claims*: ``1/√(∂²NLL_A/∂θ²)`` at the truth, with the
+    Asimov NLL ``ν(θ) − Σ_i w_i(θ_true) ln r_i(θ)`` of the weighted simulation (the other
+    coefficients at the truth).
+
+    >>> a = np.random.default_rng(1).normal(0.0, 1.0, 20000)
+    >>> sim = np.column_stack([np.full(a.size, 0.1), 0.1 * a, 0.1 * (0.25 * a * a + 0.05)])
+    >>> round(asimov_sigma(sim, ["c"], {"c": 0.0}, "c"), 3)  # 1/√(Σ w a²) = 1/√2000
+    0.022
+    """
+    names = list(coefficients)
+    n_terms = monomials(np.zeros(len(names))).size
+    sim = _check(sim_terms, n_terms, "simulation")
+    a = names.index(poi)
+    t0 = np.array([float(truth[c]) for c in names])
+    w_true = sim @ monomials(t0)
+    h = 1e-3 * max(1.0, abs(t0[a]))
+
+    def nll(x: float) -> float:
+        t = t0.copy()
+        t[a] = x
+        m = monomials(t)
+        return float(sim.sum(axis=0) @ m - w_true @ np.log((sim @ m) / sim[:, 0]))
+
+    curv = (nll(t0[a] + h) - 2 * nll(t0[a]) + nll(t0[a] - h)) / h**2
+    return float(1.0 / np.sqrt(curv)) if curv > 0 else float("nan")
