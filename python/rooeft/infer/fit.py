@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from rooeft.infer.model import DataSpec, FitAttempt, Model, get_model
+from rooeft.infer.options import FitOptions
 
-__all__ = ["FitResult", "ParameterResult", "ProcessYield", "fit", "process_yields"]
+__all__ = ["FitResult", "ParameterResult", "ProcessYield", "fit", "fit_spec", "process_yields"]
 
 
 @dataclass(frozen=True)
@@ -156,8 +157,8 @@ class FitResult:
         }
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> FitResult:
-        """Inverse of :meth:`to_dict` (attempts are not stored in the JSON)."""
+    def from_dict(cls, d: Mapping[str, Any], *, source: Path | None = None) -> FitResult:
+        """Inverse of :meth:`to_dict` (``source``: the file it came from, unused)."""
         if d.get("kind") != "fit":
             raise ValueError(f"not a fit result: kind={d.get('kind')!r}")
         params = {n: ParameterResult(**p) for n, p in d["parameters"].items()}
@@ -256,14 +257,19 @@ def fit_spec(
     minos: Sequence[str] = (),
     fixed: Mapping[str, float] | None = None,
     start: Mapping[str, float] | None = None,
-    strategy: int = 1,
+    options: FitOptions | None = None,
+    strategy: int | None = None,
     max_calls: int | None = None,
-    tolerance: float = 0.01,
-    hesse: bool = True,
+    tolerance: float | None = None,
+    hesse: bool | None = None,
     label: str = "",
     nll: Any = None,
 ) -> FitResult:
-    """:func:`fit` on an opened model and a :class:`DataSpec` (used by scans, toys and workers)."""
+    """:func:`fit` on an opened model and a :class:`DataSpec` (used by scans, toys and workers).
+
+    ``options`` (:class:`FitOptions`; its ``strategy``, ``tolerance``, ``max_calls`` and ``hesse``
+    are used here), overridden by the keyword arguments that are given."""
+    opts = FitOptions.resolve(options, strategy=strategy, max_calls=max_calls, tolerance=tolerance, hesse=hesse)
     fixed = dict(fixed or {})
     model.check_names(fixed, what="fixed parameter")
     model.check_names(minos, what="Minos parameter")
@@ -276,11 +282,11 @@ def fit_spec(
         nll,
         floating,
         start=origin,
-        hesse=hesse,
+        hesse=opts.hesse,
         minos=[m for m in minos if m in floating],
-        strategy=strategy,
-        max_calls=max_calls,
-        tolerance=tolerance,
+        strategy=opts.strategy,
+        max_calls=opts.max_calls,
+        tolerance=opts.tolerance,
     )
     params: dict[str, ParameterResult] = {}
     for n in [*model.pois, *model.nuisances]:
@@ -324,12 +330,13 @@ def fit(
     asimov: Mapping[str, float] | bool | None = None,
     minos: Sequence[str] | None = None,
     fixed: Mapping[str, float] | None = None,
-    strategy: int = 1,
+    options: FitOptions | None = None,
+    strategy: int | None = None,
     max_calls: int | None = None,
-    tolerance: float = 0.01,
-    hesse: bool = True,
+    tolerance: float | None = None,
+    hesse: bool | None = None,
     label: str = "",
-    engine: str = "auto",
+    engine: str | None = None,
 ) -> FitResult:
     """Fit the workspace's ``model_s`` to a dataset, profiling every nuisance with its constraint.
 
@@ -345,6 +352,9 @@ def fit(
         POIs (or nuisances) for which Minos computes asymmetric errors.
     fixed
         Parameters held fixed at the given values (e.g. a conditional fit).
+    options
+        A :class:`FitOptions` (strategy, tolerance, call limit, Hesse, engine, threads); the
+        keyword arguments below that are given override its fields.
     strategy, max_calls, tolerance
         Minuit2 strategy of the first attempt, call limit per attempt, and ``RooMinimizer.setEps``
         (Migrad stops at EDM < 0.002 × tolerance).
@@ -363,16 +373,9 @@ def fit(
         are returned (with ``status``, ``cov_quality`` and the attempts made), never
         raised or dropped.
     """
-    model = get_model(workspace, engine=engine)
-    result = fit_spec(
-        model,
-        _as_spec(data, asimov),
-        minos=list(minos or ()),
-        fixed=fixed,
-        strategy=strategy,
-        max_calls=max_calls,
-        tolerance=tolerance,
-        hesse=hesse,
-        label=label,
+    opts = FitOptions.resolve(
+        options, strategy=strategy, max_calls=max_calls, tolerance=tolerance, hesse=hesse, engine=engine
     )
+    model = get_model(workspace, engine=opts.engine, threads=opts.threads)
+    result = fit_spec(model, _as_spec(data, asimov), minos=list(minos or ()), fixed=fixed, options=opts, label=label)
     return replace(result, yields=process_yields(model, result))

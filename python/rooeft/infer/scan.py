@@ -29,6 +29,7 @@ import numpy.typing as npt
 from rooeft.infer.fit import fit_spec
 from rooeft.infer.kernel import KernelNLL
 from rooeft.infer.model import DataSpec, InferenceError, Model, get_model
+from rooeft.infer.options import FitOptions
 from rooeft.infer.parallel import TaskRunner, chunks, default_workers
 
 __all__ = [
@@ -162,7 +163,8 @@ class Scan1D:
         }
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Scan1D:
+    def from_dict(cls, d: Mapping[str, Any], *, source: Path | None = None) -> Scan1D:
+        """Inverse of :meth:`to_dict` (``source``: the file it came from, unused)."""
         if d.get("kind") != "scan1d":
             raise ValueError(f"not a scan1d result: kind={d.get('kind')!r}")
         poi, nll0 = d["poi"], float(d["bestfit"]["nll"])
@@ -227,7 +229,8 @@ class Scan2D:
         }
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Scan2D:
+    def from_dict(cls, d: Mapping[str, Any], *, source: Path | None = None) -> Scan2D:
+        """Inverse of :meth:`to_dict` (``source``: the file it came from, unused)."""
         if d.get("kind") != "scan2d":
             raise ValueError(f"not a scan2d result: kind={d.get('kind')!r}")
         a, b = d["pois"]
@@ -358,17 +361,11 @@ def _run_scan(
     profile_others: bool,
     data: str,
     asimov: Mapping[str, float] | bool | None,
-    workers: int | None,
-    scheduler: str | None,
-    progress: bool,
     extend_ranges: bool,
-    strategy: int,
-    tolerance: float,
-    max_calls: int | None,
-    point_strategy: int,
-    engine: str,
+    options: FitOptions,
 ) -> tuple[Model, DataSpec, dict[str, float], int, list[ScanPoint]]:
-    model = get_model(workspace, engine=engine)
+    model = get_model(workspace, engine=options.engine, threads=options.threads)
+    workers, scheduler = options.workers, options.scheduler
     spec = DataSpec.make(data, asimov)
     asimov_values = dict(spec.asimov or ())
     fixed_others = (
@@ -393,9 +390,7 @@ def _run_scan(
         }
         # the workers open the workspace and build their likelihood while this process fits
         runner.warm(_warm_task, shared)
-        best = fit_spec(
-            model, spec, fixed=fixed_others, hesse=False, strategy=strategy, tolerance=tolerance, max_calls=max_calls
-        )
+        best = fit_spec(model, spec, fixed=fixed_others, options=options, hesse=False)
         start = {n: p.value for n, p in best.parameters.items()}
         nll = model.likelihood(spec)
         if isinstance(nll, KernelNLL) and best.status == 0:
@@ -409,9 +404,9 @@ def _run_scan(
                 "fixed": fixed_others,
                 "start": start,
                 "points": path,
-                "strategy": point_strategy,
-                "tolerance": tolerance,
-                "max_calls": max_calls,
+                "strategy": options.point_strategy,
+                "tolerance": options.tolerance,
+                "max_calls": options.max_calls,
                 "extend": extend_ranges,
             }
             for path in paths
@@ -420,7 +415,7 @@ def _run_scan(
             _scan_task,
             payloads,
             [len(p) for p in paths],
-            progress=progress,
+            progress=options.progress,
             desc=f"scan {'/'.join(pois)}",
             pin=True,  # one path per worker: Dask's placement can queue two paths on one worker
         )
@@ -450,14 +445,15 @@ def scan1d(
     asimov: Mapping[str, float] | bool | None = None,
     workers: int | None = None,
     scheduler: str | None = None,
-    progress: bool = False,
+    progress: bool | None = None,
     extend_ranges: bool = False,
     label: str = "",
-    strategy: int = 1,
-    tolerance: float = 0.01,
+    options: FitOptions | None = None,
+    strategy: int | None = None,
+    tolerance: float | None = None,
     max_calls: int | None = None,
-    point_strategy: int = 0,
-    engine: str = "auto",
+    point_strategy: int | None = None,
+    engine: str | None = None,
 ) -> Scan1D:
     """Profile-likelihood scan of one POI on ``points`` equidistant values of ``range`` (default:
     the POI's range in the workspace), with 68/95% CL intervals.
@@ -469,8 +465,22 @@ def scan1d(
     ``strategy``, the scan points ``point_strategy`` (default 0; the retry ladder escalates to
     strategy 2 where a point fails). ``engine``: ``"auto"`` (closed-form kernel with
     exact gradients, RooFit where unsupported), ``"kernel"`` or ``"roofit"``.
+
+    ``options`` (:class:`~rooeft.infer.options.FitOptions`) carries all of these at once
+    (``hesse`` is not used: scans need no errors); the keyword arguments given override it.
     """
-    model = get_model(workspace, engine=engine)
+    opts = FitOptions.resolve(
+        options,
+        workers=workers,
+        scheduler=scheduler,
+        progress=progress,
+        strategy=strategy,
+        tolerance=tolerance,
+        max_calls=max_calls,
+        point_strategy=point_strategy,
+        engine=engine,
+    )
+    model = get_model(workspace, engine=opts.engine, threads=opts.threads)
     model.check_names([poi], what="scanned POI", pois_only=True)
     grid = _grid(model, poi, range, points, extend_ranges)
     model, spec, bestfit, status, pts = _run_scan(
@@ -480,15 +490,8 @@ def scan1d(
         profile_others=profile_others,
         data=data,
         asimov=asimov,
-        workers=workers,
-        scheduler=scheduler,
-        progress=progress,
         extend_ranges=extend_ranges,
-        strategy=strategy,
-        tolerance=tolerance,
-        max_calls=max_calls,
-        point_strategy=point_strategy,
-        engine=engine,
+        options=opts,
     )
     ok = [p for p in pts if p.status == 0]
     ivs = intervals_1d([p.values[poi] for p in ok], [p.delta_nll for p in ok])
@@ -515,20 +518,33 @@ def scan2d(
     asimov: Mapping[str, float] | bool | None = None,
     workers: int | None = None,
     scheduler: str | None = None,
-    progress: bool = False,
+    progress: bool | None = None,
     extend_ranges: bool = False,
     label: str = "",
-    strategy: int = 1,
-    tolerance: float = 0.01,
+    options: FitOptions | None = None,
+    strategy: int | None = None,
+    tolerance: float | None = None,
     max_calls: int | None = None,
-    point_strategy: int = 0,
-    engine: str = "auto",
+    point_strategy: int | None = None,
+    engine: str | None = None,
 ) -> Scan2D:
     """Profile-likelihood scan of two POIs on a grid of ``points`` values per axis (or a pair).
 
-    The contours at 68/95% CL are the levels 2ΔNLL = 2.30 / 5.99 of :meth:`Scan2D.grid`.
+    The contours at 68/95% CL are the levels 2ΔNLL = 2.30 / 5.99 of :meth:`Scan2D.grid`. The
+    other arguments, ``options`` included, are those of :func:`scan1d`.
     """
-    model = get_model(workspace, engine=engine)
+    opts = FitOptions.resolve(
+        options,
+        workers=workers,
+        scheduler=scheduler,
+        progress=progress,
+        strategy=strategy,
+        tolerance=tolerance,
+        max_calls=max_calls,
+        point_strategy=point_strategy,
+        engine=engine,
+    )
+    model = get_model(workspace, engine=opts.engine, threads=opts.threads)
     if len(pois) != 2 or pois[0] == pois[1]:
         raise InferenceError(f"a 2D scan needs two different POIs, got {list(pois)}")
     model.check_names(pois, what="scanned POI", pois_only=True)
@@ -542,15 +558,8 @@ def scan2d(
         profile_others=profile_others,
         data=data,
         asimov=asimov,
-        workers=workers,
-        scheduler=scheduler,
-        progress=progress,
         extend_ranges=extend_ranges,
-        strategy=strategy,
-        tolerance=tolerance,
-        max_calls=max_calls,
-        point_strategy=point_strategy,
-        engine=engine,
+        options=opts,
     )
     return Scan2D(
         pois=(pois[0], pois[1]),

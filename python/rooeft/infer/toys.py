@@ -49,6 +49,7 @@ import numpy as np
 
 from rooeft.infer.fit import fit_spec
 from rooeft.infer.model import DataSpec, InferenceError, Model, ToySpec, get_model
+from rooeft.infer.options import FitOptions
 from rooeft.infer.parallel import chunks, default_workers, run_tasks
 from rooeft.infer.scan import LEVELS_1D
 
@@ -203,7 +204,8 @@ class ToysResult:
         }
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> ToysResult:
+    def from_dict(cls, d: Mapping[str, Any], *, source: Path | None = None) -> ToysResult:
+        """Inverse of :meth:`to_dict` (``source``: the file it came from, unused)."""
         if d.get("kind") != "toys":
             raise ValueError(f"not a toys result: kind={d.get('kind')!r}")
         fits = tuple(
@@ -298,14 +300,22 @@ def asimov_widths(
     truth: Mapping[str, float],
     floating: Sequence[str],
     *,
-    strategy: int = 1,
-    tolerance: float = 0.01,
+    options: FitOptions | None = None,
+    strategy: int | None = None,
+    tolerance: float | None = None,
 ) -> dict[str, float]:
     """Hesse σ of each floating POI from a fit to the Asimov dataset at ``truth`` (the other POIs
-    fixed at the truth, nuisances profiled); NaN where that fit fails."""
+    fixed at the truth, nuisances profiled); NaN where that fit fails. Of ``options`` the
+    ``strategy`` and ``tolerance`` are used (no call limit, as for the toy fits)."""
+    opts = FitOptions.resolve(options, strategy=strategy, tolerance=tolerance)
     fixed = {p: float(truth[p]) for p in model.pois if p not in floating}
     res = fit_spec(
-        model, DataSpec.make(asimov=dict(truth)), fixed=fixed, hesse=True, strategy=strategy, tolerance=tolerance
+        model,
+        DataSpec.make(asimov=dict(truth)),
+        fixed=fixed,
+        hesse=True,
+        strategy=opts.strategy,
+        tolerance=opts.tolerance,
     )
     ok = res.status == 0 and res.cov_quality == 3
     return {p: float(res.parameters[p].error) if ok else math.nan for p in floating}
@@ -351,13 +361,14 @@ def toys(
     randomize_globals: bool = True,
     workers: int | None = None,
     scheduler: str | None = None,
-    progress: bool = False,
-    strategy: int = 1,
-    tolerance: float = 0.01,
-    engine: str = "auto",
+    progress: bool | None = None,
+    strategy: int | None = None,
+    tolerance: float | None = None,
+    engine: str | None = None,
     pool: str | Path | None = None,
     pois: Sequence[str] | None = None,
     asimov_width: bool = True,
+    options: FitOptions | None = None,
 ) -> ToysResult:
     """Generate ``n_toys`` pseudo-experiments at ``truth`` (POIs not given: nominal), fit each
     and report coverage (``interval`` says from what) and pulls. Toy ``i`` is generated from
@@ -370,12 +381,25 @@ def toys(
     Workers load it by path (on a Dask cluster it must be on a shared file system).
     ``pois``: the POIs that float (default all; the others are fixed at the truth).
     ``asimov_width``: also fit the Asimov dataset at the truth for the claimed sensitivity.
+    ``options`` (:class:`~rooeft.infer.options.FitOptions`): strategy, tolerance, engine,
+    threads, workers, scheduler and progress at once (every toy fit runs Hesse and has no call
+    limit); the keyword arguments given override it.
     """
     if interval not in ("profile", "hesse"):
         raise InferenceError(f"interval must be 'profile' or 'hesse', got {interval!r}")
     if n_toys < 1:
         raise InferenceError(f"n_toys must be >= 1, got {n_toys}")
-    model = get_model(workspace, engine=engine)
+    opts = FitOptions.resolve(
+        options,
+        workers=workers,
+        scheduler=scheduler,
+        progress=progress,
+        strategy=strategy,
+        tolerance=tolerance,
+        engine=engine,
+    )
+    workers, scheduler = opts.workers, opts.scheduler
+    model = get_model(workspace, engine=opts.engine, threads=opts.threads)
     model.check_names(truth, what="truth parameter", pois_only=True)
     floating = list(model.pois) if not pois else list(dict.fromkeys(pois))
     model.check_names(floating, what="floating POI", pois_only=True)
@@ -386,7 +410,7 @@ def toys(
             raise InferenceError(f"truth {p}={v:g} is outside its range [{lo:g}, {hi:g}] in {model.path}")
     pool_path = str(Path(pool).resolve()) if pool is not None else None
     pool_desc = _pool_description(model, Path(pool_path), full_truth) if pool_path is not None else None
-    widths = asimov_widths(model, full_truth, floating, strategy=strategy, tolerance=tolerance) if asimov_width else {}
+    widths = asimov_widths(model, full_truth, floating, options=opts) if asimov_width else {}
     parallel = scheduler is not None or (workers or default_workers()) > 1
     groups = chunks(list(range(n_toys)), 4 * (workers or default_workers()) if parallel else 1)
     payloads = [
@@ -400,8 +424,8 @@ def toys(
             "seed": int(seed),
             "randomize_globals": randomize_globals,
             "interval": interval,
-            "strategy": strategy,
-            "tolerance": tolerance,
+            "strategy": opts.strategy,
+            "tolerance": opts.tolerance,
             "pool": pool_path,
         }
         for g in groups
@@ -412,7 +436,7 @@ def toys(
         [len(g) for g in groups],
         workers=workers,
         scheduler=scheduler,
-        progress=progress,
+        progress=opts.progress,
         desc="toys",
     )
     fits = tuple(f for chunk in raw for f in chunk)
