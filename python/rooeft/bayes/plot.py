@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from rooeft.bayes.result import PosteriorResult, _atomic_write, load_scan
+from rooeft.bayes.result import PosteriorResult, load_scan
 from rooeft.bayes.summary import CREDIBILITY, interval_table, weighted_quantile
+from rooeft.safeio import atomic_write
 
 __all__ = ["corner_plot"]
 
@@ -120,9 +121,7 @@ def corner_plot(
     for fmt in formats:
         path = out.with_name(f"{out.name}.{fmt}")
 
-        def save(f: Any, fmt: str = fmt) -> None:
+        with atomic_write(path) as tmp, tmp.open("wb") as f:
             fig.savefig(f, format=fmt, dpi=120)
-
-        _atomic_write(path, save)
         written.append(path)
     return written

@@ -11,20 +11,20 @@ JSON (``kind = "posterior"``)::
      "asimov": bool, "asimov_values": {...} | null, "data": "data_obs", "seed": s,
      "max_calls": n, "converged": bool, "failed_calls": n, "label": str, "workspace": str}
 
-``samples_file`` is relative to the JSON's folder. The ``.npz`` holds ``names`` (all sampled
-parameters, POIs first), ``samples`` (equal-weighted, ``n × len(names)``), ``points``,
-``weights`` and ``logl`` (nested sampling's weighted dead points).
+``samples_file`` is relative to the JSON's folder. The JSON is written and read through the one
+result layer of :mod:`rooeft.infer.output` (kind ``posterior``); non-finite numbers are null.
+The ``.npz`` holds ``names`` (all sampled parameters, POIs first), ``samples`` (equal-weighted,
+``n × len(names)``), ``points``, ``weights`` and ``logl`` (nested sampling's weighted dead points).
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -103,6 +103,52 @@ class PosteriorResult:
             "workspace": self.workspace,
         }
 
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], *, source: str | Path | None = None) -> PosteriorResult:
+        """Inverse of :meth:`to_dict`: the samples are read from ``samples_file`` (relative to the
+        folder of ``source``, the JSON file, if given). Null numbers (non-finite values written
+        as JSON) read as NaN."""
+        jp = Path(source) if source is not None else Path("posterior.json")
+        if d.get("kind") != "posterior":
+            raise ResultError(f"{jp}: not a posterior result (kind={d.get('kind')!r})")
+        try:
+            sp = Path(d["samples_file"])
+            sp = sp if sp.is_absolute() else jp.parent / sp
+            with np.load(sp, allow_pickle=False) as z:
+                names = tuple(str(n) for n in z["names"])
+                arrays = {k: np.asarray(z[k], dtype=np.float64) for k in ("samples", "points", "weights", "logl")}
+            if names != tuple(d["parameters"]):
+                raise ResultError(f"{sp}: parameters {names} differ from the JSON's {d['parameters']}")
+            asimov = d.get("asimov_values")
+            return cls(
+                pois=tuple(d["pois"]),
+                parameters=names,
+                samples=arrays["samples"],
+                points=arrays["points"],
+                weights=arrays["weights"],
+                logl=arrays["logl"],
+                logz=_num(d["logz"]),
+                logz_err=_num(d["logz_err"]),
+                ncall=int(d["ncall"]),
+                intervals={p: {k: (_num(v[0]), _num(v[1])) for k, v in iv.items()} for p, iv in d["intervals"].items()},
+                estimates={
+                    p: Estimates(**{k: _num(v) for k, v in e.items()}) for p, e in d.get("estimates", {}).items()
+                },
+                priors={n: Prior.from_dict(p) for n, p in d.get("priors", {}).items()},
+                nuisances=str(d.get("nuisances", "sample")),
+                fixed={k: float(v) for k, v in d.get("fixed", {}).items()},
+                asimov=None if asimov is None else {k: float(v) for k, v in asimov.items()},
+                data=str(d.get("data", "data_obs")),
+                seed=d.get("seed"),
+                max_calls=d.get("max_calls"),
+                converged=bool(d.get("converged", True)),
+                failed_calls=int(d.get("failed_calls", 0)),
+                label=str(d.get("label", "")),
+                workspace=str(d.get("workspace", "")),
+            )
+        except (KeyError, TypeError, OSError) as err:
+            raise ResultError(f"{jp}: incomplete posterior result ({type(err).__name__}: {err})") from None
+
     def table(self) -> str:
         """Plain-text summary: per POI the estimates and the credible intervals."""
         rows = [("POI", "mean", "median", "mode", "68% ET", "68% HDI", "95% ET", "95% HDI")]
@@ -124,6 +170,11 @@ class PosteriorResult:
         return out + f"\nln Z = {self.logz:.3f} ± {self.logz_err:.3f}   ({self.ncall} likelihood calls)"
 
 
+def _num(v: Any) -> float:
+    """A JSON number as float (null, a non-finite value written by the JSON writer, is NaN)."""
+    return math.nan if v is None else float(v)
+
+
 def _iv(v: Sequence[float]) -> str:
     return f"[{v[0]:.4g}, {v[1]:.4g}]"
 
@@ -135,21 +186,17 @@ def _format(rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
-def _atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> None:
-    from rooeft.safeio import atomic_write
-
-    with atomic_write(path) as tmp, tmp.open("wb") as f:
-        write(f)
-
-
 def write_posterior(
     result: PosteriorResult, json_path: str | Path, *, samples_path: str | Path | None = None
 ) -> tuple[Path, Path]:
-    """Write the JSON and the ``.npz`` (default: ``<json stem>_samples.npz`` beside it), each
-    atomically. Returns both paths.
+    """Write the JSON (through :func:`rooeft.infer.write_json`, the writer of every result) and the
+    ``.npz`` (default: ``<json stem>_samples.npz`` beside it), each atomically. Returns both paths.
 
     Raises :class:`ResultError` if either would overwrite the other or the workspace file.
     """
+    from rooeft.infer.output import write_json
+    from rooeft.safeio import atomic_write
+
     jp = Path(json_path)
     sp = Path(samples_path) if samples_path is not None else jp.with_name(f"{jp.stem}_samples.npz")
     if sp.suffix != ".npz":
@@ -158,8 +205,7 @@ def write_posterior(
         raise ResultError(f"JSON and samples file are the same path {jp}")
     if result.workspace and Path(result.workspace).resolve() in (jp.resolve(), sp.resolve()):
         raise ResultError(f"refusing to overwrite the input workspace {result.workspace}")
-
-    def npz(f: IO[bytes]) -> None:
+    with atomic_write(sp) as tmp, tmp.open("wb") as f:
         np.savez(
             f,
             names=np.asarray(result.parameters, dtype=str),
@@ -168,71 +214,39 @@ def write_posterior(
             weights=result.weights,
             logl=result.logl,
         )
-
-    _atomic_write(sp, npz)
     try:
         rel = os.path.relpath(sp.resolve(), jp.resolve().parent)
     except ValueError:  # different drives
         rel = str(sp.resolve())
-    doc = json.dumps(result.to_dict(rel), indent=1, allow_nan=True) + "\n"
-    _atomic_write(jp, lambda f: f.write(doc.encode()))
+    write_json(jp, result.to_dict(rel))
     return jp, sp
 
 
 def read_posterior(json_path: str | Path) -> PosteriorResult:
     """Read a result written by :func:`write_posterior` (samples from its ``samples_file``)."""
+    from rooeft.infer.output import read_document
+
     jp = Path(json_path)
     try:
-        d = json.loads(jp.read_text())
-    except (OSError, json.JSONDecodeError) as err:
+        d = read_document(jp)
+    except (OSError, ValueError) as err:
         raise ResultError(f"{jp}: cannot read a posterior JSON ({err})") from None
-    if not isinstance(d, dict) or d.get("kind") != "posterior":
-        raise ResultError(f"{jp}: not a posterior result (kind={d.get('kind') if isinstance(d, dict) else None!r})")
-    try:
-        sp = Path(d["samples_file"])
-        sp = sp if sp.is_absolute() else jp.parent / sp
-        with np.load(sp, allow_pickle=False) as z:
-            names = tuple(str(n) for n in z["names"])
-            arrays = {k: np.asarray(z[k], dtype=np.float64) for k in ("samples", "points", "weights", "logl")}
-        if names != tuple(d["parameters"]):
-            raise ResultError(f"{sp}: parameters {names} differ from the JSON's {d['parameters']}")
-        asimov = d.get("asimov_values")
-        return PosteriorResult(
-            pois=tuple(d["pois"]),
-            parameters=names,
-            **arrays,
-            logz=float(d["logz"]),
-            logz_err=float(d["logz_err"]),
-            ncall=int(d["ncall"]),
-            intervals={p: {k: (float(v[0]), float(v[1])) for k, v in iv.items()} for p, iv in d["intervals"].items()},
-            estimates={p: Estimates(**{k: float(v) for k, v in e.items()}) for p, e in d.get("estimates", {}).items()},
-            priors={n: Prior.from_dict(p) for n, p in d.get("priors", {}).items()},
-            nuisances=str(d.get("nuisances", "sample")),
-            fixed={k: float(v) for k, v in d.get("fixed", {}).items()},
-            asimov=None if asimov is None else {k: float(v) for k, v in asimov.items()},
-            data=str(d.get("data", "data_obs")),
-            seed=d.get("seed"),
-            max_calls=d.get("max_calls"),
-            converged=bool(d.get("converged", True)),
-            failed_calls=int(d.get("failed_calls", 0)),
-            label=str(d.get("label", "")),
-            workspace=str(d.get("workspace", "")),
-        )
-    except (KeyError, TypeError, OSError) as err:
-        raise ResultError(f"{jp}: incomplete posterior result ({type(err).__name__}: {err})") from None
+    return PosteriorResult.from_dict(d, source=jp)
 
 
 def load_scan(scan: str | Path | Mapping[str, Any]) -> dict[str, Any]:
     """A ``scan1d`` result (file or dict), checked for the keys the comparison needs."""
+    from rooeft.infer.output import read_document
+
     where = str(scan) if not isinstance(scan, Mapping) else "scan1d dict"
     if isinstance(scan, Mapping):
         d = dict(scan)
     else:
         try:
-            d = json.loads(Path(scan).read_text())
-        except (OSError, json.JSONDecodeError) as err:
+            d = read_document(scan)
+        except (OSError, ValueError) as err:
             raise ResultError(f"{where}: cannot read a scan1d JSON ({err})") from None
-    if not isinstance(d, dict) or d.get("kind") != "scan1d":
+    if d.get("kind") != "scan1d":
         raise ResultError(f"{where}: not a scan1d result")
     if "poi" not in d or not isinstance(d.get("intervals"), Mapping):
         raise ResultError(f"{where}: scan1d result needs 'poi' and 'intervals'")

@@ -1,5 +1,7 @@
 """Statistical inference on a rooeft workspace: fits, profile-likelihood scans and intervals,
-Asimov expectations, toys and coverage, run in parallel on a local Dask cluster or an existing one.
+limits, Asimov expectations, toys and coverage, run in parallel on a local Dask cluster or an
+existing one. Every function takes one :class:`FitOptions` (or its fields as keywords) and returns
+a typed result that :func:`write_json`/:func:`read_json` store and read.
 
 >>> from rooeft.infer import intervals_1d
 >>> intervals_1d([-2.0, -1.0, 0.0, 1.0, 2.0], [2.0, 0.5, 0.0, 0.5, 2.0])["68"]
@@ -9,20 +11,34 @@ Asimov expectations, toys and coverage, run in parallel on a local Dask cluster 
 from __future__ import annotations
 
 from rooeft.infer.fit import FitResult, ParameterResult, fit
+from rooeft.infer.limits import LimitsResult, limits
 from rooeft.infer.model import DataSpec, FitAttempt, InferenceError, Model, ToySpec, get_model
-from rooeft.infer.output import read_json, write_json, write_limit_tree
+from rooeft.infer.options import FitOptions
+from rooeft.infer.output import (
+    RESULT_KINDS,
+    ResultFileError,
+    read_document,
+    read_json,
+    result_class,
+    write_json,
+    write_limit_tree,
+)
 from rooeft.infer.scan import LEVELS_1D, LEVELS_2D, Scan1D, Scan2D, ScanPoint, intervals_1d, scan1d, scan2d
 from rooeft.infer.toys import ToyFit, ToysResult, toys
 
 __all__ = [
     "LEVELS_1D",
     "LEVELS_2D",
+    "RESULT_KINDS",
     "DataSpec",
     "FitAttempt",
+    "FitOptions",
     "FitResult",
     "InferenceError",
+    "LimitsResult",
     "Model",
     "ParameterResult",
+    "ResultFileError",
     "Scan1D",
     "Scan2D",
     "ScanPoint",
@@ -33,7 +49,10 @@ __all__ = [
     "fit",
     "get_model",
     "intervals_1d",
+    "limits",
+    "read_document",
     "read_json",
+    "result_class",
     "scan1d",
     "scan2d",
     "toys",

@@ -1,6 +1,18 @@
-"""Writing results: JSON (the shared formats) and a Combine-style ROOT ``limit`` tree.
+"""Result files: the one typed result layer, its one JSON reader and one atomic writer, and a
+Combine-style ROOT ``limit`` tree.
 
-Both writers are atomic: a temporary file in the target directory is renamed over the target.
+Every result is a dataclass with ``to_dict()`` (a JSON document whose ``"kind"`` names it) and a
+classmethod ``from_dict(document, *, source=None)``; :data:`RESULT_KINDS` maps each kind to its
+class: ``fit`` (:class:`~rooeft.infer.fit.FitResult`), ``scan1d``/``scan2d``
+(:class:`~rooeft.infer.scan.Scan1D`, :class:`~rooeft.infer.scan.Scan2D`), ``toys``
+(:class:`~rooeft.infer.toys.ToysResult`), ``limits`` (:class:`~rooeft.infer.limits.LimitsResult`)
+and ``posterior`` (:class:`~rooeft.bayes.result.PosteriorResult`, whose samples live in an
+``.npz`` beside the JSON). :func:`write_json` writes any of them (or a ready document) atomically,
+:func:`read_document` reads a JSON document and :func:`read_json` a typed result; ``rooeft plot``,
+:mod:`rooeft.bayes` and the commands read and write result files through them.
+
+Both writers are atomic (:func:`rooeft.safeio.atomic_write`): a temporary file in the target
+directory is renamed over the target.
 
 The ``limit`` tree follows Combine's MultiDimFit output: ``limit`` (value of the first POI),
 ``limitErr``, ``mh``, ``syst``, ``iToy``, ``iSeed``, ``iChannel``, ``t_cpu``, ``t_real``,
@@ -10,15 +22,21 @@ the row with ``quantileExpected = -1`` and ``deltaNLL = 0``; scan points carry
 (Combine adds the other floating POIs); failed points are not written (Combine commits none either). ``iToy`` is
 0 for observed data, −1 for Asimov data and the toy number (from 1) for toys; a fit result gives
 one row, toys one row per converged toy.
+
+>>> sorted(RESULT_KINDS)
+['fit', 'limits', 'posterior', 'scan1d', 'scan2d', 'toys']
+>>> result_class("scan1d").__name__
+'Scan1D'
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, Union
 
 import numpy as np
 
@@ -27,9 +45,49 @@ from rooeft.infer.scan import Scan1D, Scan2D
 from rooeft.infer.toys import ToysResult
 from rooeft.safeio import atomic_write
 
-__all__ = ["LIMIT_COLUMNS", "atomic_path", "read_json", "write_json", "write_limit_tree"]
+if TYPE_CHECKING:
+    from rooeft.bayes.result import PosteriorResult
+    from rooeft.infer.limits import LimitsResult
 
-Result = FitResult | Scan1D | Scan2D | ToysResult
+__all__ = [
+    "LIMIT_COLUMNS",
+    "RESULT_KINDS",
+    "Result",
+    "ResultFileError",
+    "TreeResult",
+    "atomic_path",
+    "read_document",
+    "read_json",
+    "result_class",
+    "write_json",
+    "write_limit_tree",
+]
+
+#: results a Combine-style ``limit`` tree can be written from
+TreeResult = FitResult | Scan1D | Scan2D | ToysResult
+#: every typed result (the values of :data:`RESULT_KINDS`)
+Result = Union[FitResult, Scan1D, Scan2D, ToysResult, "LimitsResult", "PosteriorResult"]
+
+#: result kind → ``"module:Class"`` of its dataclass (imported when first needed, so reading a
+#: fit does not import the Bayesian sampler)
+RESULT_KINDS: dict[str, str] = {
+    "fit": "rooeft.infer.fit:FitResult",
+    "scan1d": "rooeft.infer.scan:Scan1D",
+    "scan2d": "rooeft.infer.scan:Scan2D",
+    "toys": "rooeft.infer.toys:ToysResult",
+    "limits": "rooeft.infer.limits:LimitsResult",
+    "posterior": "rooeft.bayes.result:PosteriorResult",
+}
+
+
+class ResultFileError(ValueError):
+    """A result file that is not a JSON object, or not of a known kind (the message names it)."""
+
+
+class _Readable(Protocol):
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], *, source: Path | None = None) -> Any: ...
+
 
 LIMIT_COLUMNS = {
     "limit": "f8",
@@ -51,6 +109,15 @@ atomic_path = atomic_write
 (:func:`rooeft.safeio.atomic_write`: umask-respecting permissions, no temporary file left behind)."""
 
 
+def result_class(kind: str) -> type[_Readable]:
+    """The dataclass of a result ``kind`` (a key of :data:`RESULT_KINDS`)."""
+    if kind not in RESULT_KINDS:
+        raise ResultFileError(f"unknown result kind {kind!r} (known: {', '.join(RESULT_KINDS)})")
+    module, _, name = RESULT_KINDS[kind].partition(":")
+    cls: type[_Readable] = getattr(importlib.import_module(module), name)
+    return cls
+
+
 def _jsonable(obj: Any) -> Any:
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
@@ -63,26 +130,43 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
-def write_json(path: str | Path, result: Result | Mapping[str, Any]) -> Path:
-    """Write a result (or a ready dict) as JSON, atomically; non-finite numbers become null."""
+def write_json(path: str | Path, result: Any) -> Path:
+    """Write a result (anything with ``to_dict()``) or a ready document (a mapping) as JSON,
+    atomically; non-finite numbers become null."""
     data = result if isinstance(result, Mapping) else result.to_dict()
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(_jsonable(dict(data)), indent=1) + "\n")
     return Path(path)
 
 
+def read_document(path: str | Path) -> dict[str, Any]:
+    """The JSON object of a file (the one reader of result files).
+
+    Raises :class:`ResultFileError` for invalid JSON or a top level that is not an object (the
+    message names the file); a missing or unreadable file raises the ``OSError``.
+    """
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text())
+    except json.JSONDecodeError as err:
+        raise ResultFileError(f"{p}: not valid JSON ({err})") from None
+    if not isinstance(data, dict):
+        raise ResultFileError(f"{p}: expected a JSON object, got {type(data).__name__}")
+    return data
+
+
 def read_json(path: str | Path) -> Result:
-    """Read a JSON result written by :func:`write_json` back into its dataclass."""
-    data = json.loads(Path(path).read_text())
+    """Read a result file written by :func:`write_json` (or :func:`rooeft.bayes.write_posterior`)
+    back into the dataclass of its ``"kind"``."""
+    data = read_document(path)
     kind = data.get("kind")
-    readers: dict[str, Any] = {"fit": FitResult, "scan1d": Scan1D, "scan2d": Scan2D, "toys": ToysResult}
-    if kind not in readers:
-        raise ValueError(f"{path}: unknown result kind {kind!r}")
-    result: Result = readers[kind].from_dict(data)
+    if not isinstance(kind, str) or kind not in RESULT_KINDS:
+        raise ResultFileError(f"{path}: unknown result kind {kind!r}")
+    result: Result = result_class(kind).from_dict(data, source=Path(path))
     return result
 
 
-def _rows(result: Result) -> tuple[list[str], list[dict[str, float]], int]:
+def _rows(result: TreeResult) -> tuple[list[str], list[dict[str, float]], int]:
     """POI names, rows (column -> value) and iToy for a result."""
     from scipy.stats import chi2
 
@@ -114,7 +198,7 @@ def _rows(result: Result) -> tuple[list[str], list[dict[str, float]], int]:
     return pois, rows, 1
 
 
-def write_limit_tree(path: str | Path, result: Result, *, seed: int = 123456, mh: float = 120.0) -> Path:
+def write_limit_tree(path: str | Path, result: TreeResult, *, seed: int = 123456, mh: float = 120.0) -> Path:
     """Write a result as a Combine-style ``limit`` TTree (uproot ``mktree``), atomically."""
     import uproot
 

@@ -7,10 +7,8 @@ backend), so plotting works headless and figures are garbage-collected like ordi
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,8 @@ import matplotlib.style
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+
+from rooeft.safeio import atomic_write
 
 __all__ = [
     "CL_LABELS",
@@ -109,7 +109,7 @@ def experiment_label(
 
 def save_figure(fig: Figure, path_stem: str | os.PathLike[str], formats: Sequence[str] = ("png", "pdf"), *,
                 dpi: float = 100) -> list[Path]:
-    """Write ``<path_stem>.<fmt>`` for every format, each atomically (temp file + ``os.replace``).
+    """Write ``<path_stem>.<fmt>`` for every format, each atomically (:func:`rooeft.safeio.atomic_write`).
 
     Parameters
     ----------
@@ -139,25 +139,10 @@ def save_figure(fig: Figure, path_stem: str | os.PathLike[str], formats: Sequenc
     for fmt in formats:
         fmt = fmt.lower().lstrip(".")
         target = stem.with_name(f"{stem.name}.{fmt}")
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=f".{fmt}")
-        try:
-            with os.fdopen(fd, "wb") as handle, style():
-                fig.savefig(handle, format=fmt, dpi=dpi)
-            Path(tmp).chmod(0o666 & ~_umask())
-            Path(tmp).replace(target)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                Path(tmp).unlink()
-            raise
+        with atomic_write(target, suffix=f".{fmt}") as tmp, tmp.open("wb") as handle, style():
+            fig.savefig(handle, format=fmt, dpi=dpi)
         written.append(target)
     return written
-
-
-def _umask() -> int:
-    """The process umask (read by setting and restoring it)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def result_kind(result: Mapping[str, Any]) -> str:
@@ -186,7 +171,8 @@ _REQUIRED = {
 
 
 def load_result(path: str | os.PathLike[str]) -> tuple[str, dict[str, Any]]:
-    """Read a result JSON file and return ``(kind, result)`` after a basic structural check.
+    """Read a result JSON file and return ``(kind, result)`` after a basic structural check
+    (through :func:`rooeft.infer.read_document`, the one reader of result files).
 
     Raises
     ------
@@ -195,13 +181,13 @@ def load_result(path: str | os.PathLike[str]) -> tuple[str, dict[str, Any]]:
     FileNotFoundError
         The file does not exist.
     """
+    from rooeft.infer.output import ResultFileError, read_document
+
     path = Path(path)
     try:
-        result = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise PlotError(f"{path}: not valid JSON ({err})") from None
-    if not isinstance(result, dict):
-        raise PlotError(f"{path}: expected a JSON object, got {type(result).__name__}")
+        result = read_document(path)
+    except ResultFileError as err:
+        raise PlotError(str(err)) from None
     try:
         kind = result_kind(result)
     except PlotError as err:
