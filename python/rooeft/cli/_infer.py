@@ -1,4 +1,5 @@
-"""Argument helpers shared by the ``fit``, ``scan``, ``limits`` and ``toys`` commands."""
+"""Argument and output helpers shared by the ``fit``, ``scan``, ``limits``, ``toys``, ``posterior``,
+``plot``, ``train`` and ``export`` commands (command-line only: the library never imports them)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 __all__ = [
     "add_data_options",
+    "add_engine_option",
     "add_output_options",
     "add_parallel_options",
     "asimov_from_args",
@@ -62,6 +64,7 @@ def parse_range(text: str) -> tuple[float, float]:
 
 
 def add_data_options(p: argparse.ArgumentParser) -> None:
+    """The positional workspace, ``--data`` and ``--asimov``."""
     p.add_argument("workspace", help="workspace file (rooeft convention)")
     p.add_argument("--data", default="data_obs", help="dataset in the workspace (default: data_obs)")
     p.add_argument(
@@ -75,6 +78,7 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
 
 
 def add_engine_option(p: argparse.ArgumentParser) -> None:
+    """``--engine auto|kernel|roofit``."""
     p.add_argument(
         "--engine",
         choices=("auto", "kernel", "roofit"),
@@ -85,6 +89,7 @@ def add_engine_option(p: argparse.ArgumentParser) -> None:
 
 
 def add_parallel_options(p: argparse.ArgumentParser) -> None:
+    """``--workers``, ``--scheduler`` and ``--no-progress``."""
     p.add_argument(
         "--workers",
         type=int,
@@ -97,6 +102,7 @@ def add_parallel_options(p: argparse.ArgumentParser) -> None:
 
 
 def asimov_from_args(args: Any) -> dict[str, float] | None:
+    """The POI values of ``--asimov`` (None without it; ``{}`` for a bare ``--asimov``)."""
     return None if args.asimov is None else parse_values(args.asimov)
 
 

@@ -16,9 +16,9 @@ __all__ = ["register"]
 
 
 def _run(args: argparse.Namespace) -> int:
+    from rooeft.cli._infer import asimov_from_args, prepare_result_outputs, report_log, require_workspace
     from rooeft.cli._io import native_output_to
     from rooeft.infer import fit, write_json, write_limit_tree
-    from rooeft.infer._cli import asimov_from_args, prepare_result_outputs, report_log, require_workspace
 
     ws = require_workspace(args.workspace)
     log = prepare_result_outputs("fit", args, ("fit",), [ws])
@@ -55,7 +55,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     """Add the ``fit`` sub-command."""
-    from rooeft.infer._cli import add_data_options, add_engine_option, add_output_options
+    from rooeft.cli._infer import add_data_options, add_engine_option, add_output_options
 
     p = sub.add_parser(
         "fit", help="fit a workspace", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter

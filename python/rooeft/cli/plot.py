@@ -26,7 +26,7 @@ def _run(args: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    from rooeft.infer._cli import require_input
+    from rooeft.cli._infer import require_input
     from rooeft.plot import plot_result_files
     from rooeft.safeio import OutputError, check_creatable, same_file
 

@@ -48,8 +48,8 @@ def parse_assignments(items: list[str] | None, *, option: str) -> dict[str, floa
 
 def _run(args: argparse.Namespace) -> int:
     from rooeft.bayes import comparison_table, corner_plot, parse_priors, sample_posterior, write_posterior
+    from rooeft.cli._infer import require_input, require_workspace
     from rooeft.cli._io import prepare_outputs
-    from rooeft.infer._cli import require_input, require_workspace
     from rooeft.safeio import is_json_kind
 
     ws = require_workspace(args.workspace)

@@ -27,15 +27,15 @@ def _failures(result: Any, pois: list[str]) -> list[str]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from rooeft.cli._io import native_output_to
-    from rooeft.infer import scan1d, scan2d, write_json, write_limit_tree
-    from rooeft.infer._cli import (
+    from rooeft.cli._infer import (
         asimov_from_args,
         parse_range,
         prepare_result_outputs,
         report_log,
         require_workspace,
     )
+    from rooeft.cli._io import native_output_to
+    from rooeft.infer import scan1d, scan2d, write_json, write_limit_tree
 
     if args.points < 2:
         raise ValueError(f"--points must be at least 2, got {args.points}")
@@ -90,7 +90,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     """Add the ``scan`` sub-command."""
-    from rooeft.infer._cli import add_data_options, add_engine_option, add_output_options, add_parallel_options
+    from rooeft.cli._infer import add_data_options, add_engine_option, add_output_options, add_parallel_options
 
     p = sub.add_parser(
         "scan",

@@ -30,9 +30,9 @@ __all__ = ["register"]
 
 
 def _run(args: argparse.Namespace) -> int:
+    from rooeft.cli._infer import parse_values, prepare_result_outputs, require_workspace
     from rooeft.cli._io import native_output_to
     from rooeft.infer import toys
-    from rooeft.infer._cli import parse_values, prepare_result_outputs, require_workspace
 
     if args.n_toys < 1:
         raise ValueError(f"-n/--n-toys must be at least 1, got {args.n_toys}")
@@ -130,8 +130,8 @@ def _toys(toys: Any, ws: str, truth: dict[str, float], args: argparse.Namespace,
 
 def _report(res: Any, args: argparse.Namespace, log: Any) -> int:
     """Print the summary, write the outputs; exit code 3 if any toy failed."""
+    from rooeft.cli._infer import report_log
     from rooeft.infer import write_json, write_limit_tree
-    from rooeft.infer._cli import report_log
 
     ok = sum(1 for f in res.fits if f.ok)
     if res.source == "validation":
@@ -174,7 +174,7 @@ def _report(res: Any, args: argparse.Namespace, log: Any) -> int:
 
 def register(sub: Any) -> None:
     """Add the ``toys`` sub-command."""
-    from rooeft.infer._cli import add_engine_option, add_output_options, add_parallel_options
+    from rooeft.cli._infer import add_engine_option, add_output_options, add_parallel_options
 
     p = sub.add_parser(
         "toys",

@@ -74,9 +74,9 @@ def _check_numbers(args: argparse.Namespace) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from rooeft.cli._infer import require_input
     from rooeft.cli._io import prepare_outputs
     from rooeft.cli.export import model_outputs
-    from rooeft.infer._cli import require_input
     from rooeft.safeio import OutputError, check_directory, same_file
 
     output = Path(args.output)
