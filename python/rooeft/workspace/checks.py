@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import numpy.typing as npt
 
-from rooeft.terms import monomials, quadratic_pairs
+from rooeft.terms import monomials, n_terms, quadratic_pairs
 
 __all__ = [
     "EXACT_MAX_COEFFICIENTS",
@@ -192,6 +192,23 @@ def check_bins(
                 )
 
 
+def _ratio_terms(outputs: F64, index: Mapping[str, int], process: str, coefficients: Sequence[str]) -> F64:
+    """The ``(events, terms)`` coefficients of ``r_p(x|θ)`` from a model's ``lin``/``quad``
+    columns of ``process`` (absent columns are 0; the SM term is 1)."""
+    n = len(coefficients)
+    terms = np.zeros((outputs.shape[0], n_terms(n)))
+    terms[:, 0] = 1.0
+    for a, name in enumerate(coefficients):
+        lin = index.get(f"lin:{process}:{name}")
+        if lin is not None:
+            terms[:, 1 + a] = outputs[:, lin]
+    for k, (a, b) in enumerate(quadratic_pairs(n)):
+        quad = index.get(f"quad:{process}:{coefficients[a]}:{coefficients[b]}")
+        if quad is not None:
+            terms[:, 1 + n + k] = outputs[:, quad]
+    return terms
+
+
 def check_network_outputs(
     outputs: F64,
     columns: Sequence[str],
@@ -247,17 +264,7 @@ def check_network_outputs(
         if p not in eft:
             total += frac[:, None]
             continue
-        terms = np.zeros((outputs.shape[0], mono.shape[1]))
-        terms[:, 0] = 1.0
-        for a, name in enumerate(coefficients):
-            lin = index.get(f"lin:{p}:{name}")
-            if lin is not None:
-                terms[:, 1 + a] = outputs[:, lin]
-        for k, (a, b) in enumerate(quadratic_pairs(n)):
-            quad = index.get(f"quad:{p}:{coefficients[a]}:{coefficients[b]}")
-            if quad is not None:
-                terms[:, 1 + n + k] = outputs[:, quad]
-        total += frac[:, None] * (terms @ mono.T)
+        total += frac[:, None] * (_ratio_terms(outputs, index, p, coefficients) @ mono.T)
     negative: npt.NDArray[np.bool_] = np.asarray((total <= 0).any(axis=1))
     if negative.any():
         bad = negative

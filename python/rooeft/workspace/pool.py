@@ -40,7 +40,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from rooeft.config import BinnedChannel, Config, UnbinnedChannel, config_hash
+from rooeft.config import BinnedChannel, Config, Process, UnbinnedChannel, config_hash
+from rooeft.onnx import OnnxModels
 from rooeft.terms import n_terms
 from rooeft.workspace.expected import expected_weights, process_terms
 
@@ -402,46 +403,22 @@ def read_pool(
 
 
 def _read_channel(cfg: Config, ch: BinnedChannel | UnbinnedChannel, files: Mapping[str, Sequence[str]]) -> PoolChannel:
-    from rooeft.onnx import OnnxModels
-    from rooeft.workspace.reading import BuildError, binned_values, check_eft_sample, read_sample_files, sample_config
+    from rooeft.workspace.reading import BuildError, channel_observables
 
     models = OnnxModels()
-    if isinstance(ch, BinnedChannel):
-        obs = ch.observable
-        if obs.model is None:
-            read_obs = {obs.name: obs.branch}
-        else:
-            read_obs = {n: obs.inputs.get(n, n) for n in models[obs.model].interface.observables}
-        observables: list[str] = [obs.name]
-    else:
-        observables = list(models[ch.model].interface.observables)
-        read_obs = ch.observable_expressions(observables)
-    t = n_terms(len(cfg.coefficient_names))
+    try:
+        _, read_obs, workspace_observables = channel_observables(ch, models)
+    except BuildError as err:
+        raise PoolError(str(err)) from None
+    observables = list(workspace_observables)
     cols: dict[str, list[F64]] = {o: [] for o in observables}
     terms: list[F64] = []
     process: list[npt.NDArray[np.int32]] = []
     bins: list[npt.NDArray[np.int64]] = []
     for k, p in enumerate(ch.processes):
         where = f"pool for channel '{ch.name}', process '{p.name}' ({', '.join(files[p.name])})"
-        try:
-            sample = read_sample_files(files[p.name], sample_config(cfg, ch.name, p, read_obs), where)
-            sample = check_eft_sample(cfg, p, sample, where)
-            values = binned_values(ch, sample, where, models) if isinstance(ch, BinnedChannel) else None
-        except BuildError as err:
-            raise PoolError(str(err)) from None
-        w = np.asarray(sample.weights, dtype=np.float64)
-        eft = p.eft and sample.structure_constants is not None
-        ts0 = float(sample.term_sums()[0]) if eft else None
-        if ts0 is not None and not ts0 > 0:
-            raise PoolError(f"{where}: SM term sum {ts0:g} is not positive")
-        block = process_terms(
-            w,
-            sample.structure_constants if eft else None,
-            n_terms_=t,
-            sum_weights=float(np.sum(w)) if eft else None,
-            sm_term_sum=ts0,
-        )
-        keep = np.ones(w.size, dtype=bool)
+        sample, values, block = _read_process(cfg, ch, p, files[p.name], read_obs, models, where)
+        keep = np.ones(block.shape[0], dtype=bool)
         if values is not None:
             assert isinstance(ch, BinnedChannel)
             idx = bin_index(ch.edges, values)
@@ -466,6 +443,40 @@ def _read_channel(cfg: Config, ch: BinnedChannel | UnbinnedChannel, files: Mappi
         bins=np.concatenate(bins) if bins else None,
         workspace_edges=_workspace_edges(ch),
     )
+
+
+def _read_process(
+    cfg: Config,
+    ch: BinnedChannel | UnbinnedChannel,
+    p: Process,
+    files: Sequence[str],
+    read_obs: dict[str, str],
+    models: OnnxModels,
+    where: str,
+) -> tuple[Any, F64 | None, F64]:
+    """One process's pool sample with the builder's recipe: (sample, binned values or None, term
+    matrix normalised as ``sim_<ch>`` is: the SM term sums to the weight sum)."""
+    from rooeft.workspace.reading import BuildError, binned_values, check_eft_sample, read_sample_files, sample_config
+
+    try:
+        sample = read_sample_files(files, sample_config(cfg, ch.name, p, read_obs), where)
+        sample = check_eft_sample(cfg, p, sample, where)
+        values = binned_values(ch, sample, where, models) if isinstance(ch, BinnedChannel) else None
+    except BuildError as err:
+        raise PoolError(str(err)) from None
+    w = np.asarray(sample.weights, dtype=np.float64)
+    eft = p.eft and sample.structure_constants is not None
+    ts0 = float(sample.term_sums()[0]) if eft else None
+    if ts0 is not None and not ts0 > 0:
+        raise PoolError(f"{where}: SM term sum {ts0:g} is not positive")
+    block = process_terms(
+        w,
+        sample.structure_constants if eft else None,
+        n_terms_=n_terms(len(cfg.coefficient_names)),
+        sum_weights=float(np.sum(w)) if eft else None,
+        sm_term_sum=ts0,
+    )
+    return sample, values, block
 
 
 def _workspace_edges(ch: BinnedChannel | UnbinnedChannel) -> tuple[float, ...] | None:

@@ -46,6 +46,7 @@ __all__ = [
     "ChannelInput",
     "ProcessInput",
     "binned_values",
+    "channel_observables",
     "check_eft_sample",
     "coefficient_box",
     "read_channel",
@@ -192,7 +193,7 @@ def _check_dtypes(sample: Sample, where: str) -> None:
             )
 
 
-def _channel_observables(
+def channel_observables(
     ch: BinnedChannel | UnbinnedChannel, models: OnnxModels
 ) -> tuple[Any, dict[str, str], tuple[str, ...]]:
     """(unbinned model interface or None, observable → expression to read, workspace observables)."""
@@ -218,7 +219,7 @@ def read_channel(
 ) -> ChannelInput:
     """Read, evaluate and check one channel's processes and data (``tick`` after each sample)."""
     models = models if models is not None else OnnxModels()
-    iface, read_obs, observables = _channel_observables(ch, models)
+    iface, read_obs, observables = channel_observables(ch, models)
     procs = []
     for p in ch.processes:
         procs.append(_read_process(config, ch, p, iface, read_obs, observables, models))
