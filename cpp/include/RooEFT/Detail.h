@@ -13,8 +13,9 @@ namespace RooEFT {
 namespace Detail {
 
 /// Identity of a batch of input columns: the column pointers, the length, and a checksum of
-/// up to 64 rows spread over the batch. Used to decide whether cached network outputs belong to
-/// the data RooFit passes (a new dataset, toy or Asimov set gives a new fingerprint).
+/// about 64 rows spread over the batch (every max(1, n/64)-th row, plus the last). Used to decide
+/// whether cached network outputs belong to the data RooFit passes (a new dataset, toy or Asimov
+/// set gives a new fingerprint).
 inline std::vector<std::uint64_t> fingerprint(const std::vector<std::span<const double>> &cols, std::size_t n)
 {
    std::vector<std::uint64_t> fp;

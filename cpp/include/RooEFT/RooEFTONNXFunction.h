@@ -10,11 +10,11 @@
 /// re-evaluating on the same data with other parameter values never re-runs the network.
 ///
 /// Cache and threading: the batch cache holds one batch per object (not shared with clones), keyed
-/// by RooEFT::Detail::fingerprint of the input columns (rows, buffer addresses, a checksum of up to
-/// 64 rows); the scalar path is not cached. `_session` is built lazily on first use, and the cache
-/// and `_nCalls` (shared with clones) change inside const functions without a lock: RooFit
-/// evaluates a function from one thread, and concurrent calls on one object or its clones are not
-/// supported.
+/// by RooEFT::Detail::fingerprint of the input columns (rows, buffer addresses, a checksum of about
+/// 64 rows spread over the batch); the scalar path is not cached. `_session` is built lazily on
+/// first use, and the cache and `_nCalls` (shared with clones) change inside const functions
+/// without a lock: RooFit evaluates a function from one thread, and concurrent calls on one object
+/// or its clones are not supported.
 ///
 /// C++:
 /// ~~~{.cpp}

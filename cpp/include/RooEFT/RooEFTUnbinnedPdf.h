@@ -23,11 +23,12 @@
 ///  - Batch cache (`doEval`, RooFit's vectorised backend): the outputs of the last 4 input batches,
 ///    most recently used first (least recently used dropped). Key, i.e. what identifies a cached
 ///    dataset: RooEFT::Detail::fingerprint of the observable columns RooFit passes = (number of
-///    rows, the address of each column's buffer, a position-weighted sum of up to 64 rows spread
-///    over the batch plus the last row). A new dataset, toy or Asimov set has new buffers or new
-///    values there and runs the network once; re-evaluating the same data at other θ, ν never does.
-///    Limit: a buffer overwritten in place with values that agree on the sampled rows would be
-///    taken for the cached one; call `clearCache()` after editing a dataset in place.
+///    rows, the address of each column's buffer, a position-weighted sum of the values of every
+///    max(1, n/64)-th row plus the last row, i.e. of about 64 rows spread over the batch). A new
+///    dataset, toy or Asimov set has new buffers or new values there and runs the network once;
+///    re-evaluating the same data at other θ, ν never does. Limit: a buffer overwritten in place
+///    with values that agree on the sampled rows would be taken for the cached one; call
+///    `clearCache()` after editing a dataset in place.
 ///  - Scalar cache (`evaluate`, `precompute`): one row of outputs per observable point, keyed by
 ///    the exact bit patterns of its observable values (as doubles); emptied wholesale before it
 ///    would exceed 4 million points.
