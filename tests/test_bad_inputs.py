@@ -543,7 +543,7 @@ CASES = [
         "demo-data-without-samples",
         ["demo", "--data-dir", "{d}/results", "-o", "{t}/o"],
         1,
-        ("lacks", "zh_signal.root"),
+        ("lacks", "pseudodata_sm.root"),
     ),
     Case(
         "demo-output-not-empty",
