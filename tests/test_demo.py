@@ -52,12 +52,12 @@ def test_demo_quick_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     validation = summary["validation"]
     assert set(validation) == {"exact", "unbinned", "main", "ptz"}
     for name, points in validation.items():
-        assert set(points) == ({"SM", "BSM"} if name in ("exact", "main") else {"SM"}), name
+        assert set(points) == ({"SM", "BSM"} if name in ("exact", "unbinned") else {"SM"}), name
         for coef in ("cHQ3", "cHW", "cHWtil"):
             v = points["SM"][coef]
             assert v["toys"] > 0 and v["std_fit"] > 0 and v["asimov_width"] > 0, (name, coef)
             assert 0.0 <= v["coverage68"] <= v["coverage95"] <= 1.0
-    toys = json.loads((out / "results" / "toys_main_BSM_cHW.json").read_text())
+    toys = json.loads((out / "results" / "toys_unbinned_BSM_cHW.json").read_text())
     assert toys["source"] == "validation" and toys["truth"]["cHW"] == pytest.approx(0.1)
     assert not (out / "pool").exists()  # the 1-2 GB pool is removed
     assert "## Validation on independent pseudo-experiments" in text and "| binned pT(Z) | SM | cHW |" in text
