@@ -446,26 +446,51 @@ def _validation_section(settings: DemoSettings, validation: Mapping[str, Any]) -
         f" {BSM_POINT}. Toy fits use Minuit strategy 0 (the same minima as strategy 1, 30 % faster), then Hesse.",
         "",
         _validation_text(validation),
+        "",
+        "Reading: the exact analysis has no modelling error, so its rows show what 300 toys can resolve. cHWtil"
+        " enters almost only quadratically: its pulls are not Gaussian (pull width above 1 even for the exact"
+        " analysis) and Wilks' asymptotics need not hold, so its coverage can deviate without any modelling error."
+        " The pool's own finite size shifts every toy alike by about √(N_expected/n_eff,pool) σ, up to ≈ 0.1σ here.",
     ]
 
 
-def _misses(v: Mapping[str, Any]) -> list[str]:
-    """The validation targets this study misses, in words."""
-    out = []
-    if not abs(v["bias"]) <= TARGET_BIAS:
-        significant = abs(v["bias"]) > 3 * v["bias_error"]
+def _misses(v: Mapping[str, Any]) -> tuple[str, list[str]]:
+    """The verdict on one study ("met", "unresolved" or "missed") and the targets it misses, in words.
+
+    A target is *missed* when the measured value lies outside the target's tolerance by more than
+    two standard errors of the toys; a value outside the tolerance but within two standard errors
+    of it is *unresolved*: 300 toys measure a 68% coverage to ±0.027, about the tolerance itself.
+    """
+    out, verdict = [], "met"
+
+    def judge(excess: float, error: float) -> str:
+        nonlocal verdict
+        if excess > 2 * error:
+            verdict = "missed"
+            return "missed"
+        if verdict == "met":
+            verdict = "unresolved"
+        return "unresolved: within 2 standard errors of the target"
+
+    excess = abs(v["bias"]) - TARGET_BIAS
+    if excess > 0:
+        from_zero = abs(v["bias"]) / v["bias_error"] if v["bias_error"] > 0 else float("inf")
         out.append(
-            f"bias {v['bias']:+.2f} ± {v['bias_error']:.2f} σ exceeds {TARGET_BIAS}σ"
-            + (" (significant)" if significant else " (within 3 standard errors of zero)")
+            f"bias {v['bias']:+.2f} ± {v['bias_error']:.2f} σ ({from_zero:.1f} standard errors from zero) exceeds"
+            f" {TARGET_BIAS}σ ({judge(excess, v['bias_error'])})"
         )
     for key, (target, tol) in TARGET_COVERAGE.items():
         c, e = v[f"coverage{key}"], v[f"coverage{key}_error"]
-        if not abs(c - target) <= tol:
+        excess = abs(c - target) - tol
+        if excess > 0:
             direction = "under-covers" if c < target else "over-covers"
-            out.append(f"{key}% coverage {c:.3f} ± {e:.3f} {direction} (target {target:.3f} ± {tol})")
+            out.append(
+                f"{key}% coverage {c:.3f} ± {e:.3f} {direction} (target {target:.3f} ± {tol}; {judge(excess, e)})"
+            )
     if not v["converged"] >= 0.99:
+        verdict = "missed"
         out.append(f"only {100 * v['converged']:.1f}% of the fits converged")
-    return out
+    return verdict, out
 
 
 def _validation_text(results: Mapping[str, Mapping[str, Mapping[str, Mapping[str, Any]]]]) -> str:
@@ -475,25 +500,29 @@ def _validation_text(results: Mapping[str, Mapping[str, Mapping[str, Mapping[str
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     words = []
+    counts = {"met": 0, "unresolved": 0, "missed": 0}
     for name, by_point in results.items():
         for label, by_coef in by_point.items():
             for coef, v in by_coef.items():
-                miss = _misses(v)
+                verdict, miss = _misses(v)
+                counts[verdict] += 1
                 rows.append(
                     f"| {ANALYSES[name]} | {label} | {coef} | {v['asimov_width']:.3g} | {v['std_fit']:.3g} |"
                     f" {v['median_hesse']:.3g} | {v['bias']:+.2f} ± {v['bias_error']:.2f} | {v['pull_width']:.2f} |"
                     f" {v['coverage68']:.3f} ± {v['coverage68_error']:.3f} | {v['coverage95']:.3f} ± "
-                    f"{v['coverage95_error']:.3f} | {'met' if not miss else 'missed'} |"
+                    f"{v['coverage95_error']:.3f} | {verdict} |"
                 )
                 if miss:
                     words.append(f"- {ANALYSES[name]}, {coef} at the {label}: " + "; ".join(miss) + ".")
+    targets = "|bias| ≤ 0.1σ, 68% coverage within ±0.03, 95% within ±0.02"
     text = "\n".join(rows)
+    text += (
+        f"\n\nTargets ({targets}): {counts['met']} studies meet them, {counts['unresolved']} are outside them but"
+        f" within two standard errors of the toys (unresolved), {counts['missed']} miss"
+        f"{'es' if counts['missed'] == 1 else ''} them."
+    )
     if words:
-        text += "\n\nTargets missed (|bias| ≤ 0.1σ, 68% coverage within ±0.03, 95% within ±0.02):\n\n" + "\n".join(
-            words
-        )
-    else:
-        text += "\n\nEvery study meets the targets (|bias| ≤ 0.1σ, 68% coverage within ±0.03, 95% within ±0.02)."
+        text += " In words:\n\n" + "\n".join(words)
     return text
 
 
