@@ -4,6 +4,7 @@ Examples::
 
     rooeft fit ws.root
     rooeft fit ws.root --asimov cHW=0.1 --minos cHW -o fit.json --tree fit_tree.root
+    rooeft fit ws.root --diagnostics fitDiagnostics.root   # per-process yields as Combine writes them
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ __all__ = ["register"]
 
 def _run(args: argparse.Namespace) -> int:
     from rooeft.cli._infer import asimov_from_args, prepare_result_outputs, report_log, require_workspace
-    from rooeft.cli._io import native_output_to
-    from rooeft.infer import fit, write_json, write_limit_tree
+    from rooeft.cli._io import native_output_to, prepare_outputs
+    from rooeft.infer import fit, write_fit_diagnostics, write_json, write_limit_tree
+    from rooeft.safeio import is_root_file
 
     ws = require_workspace(args.workspace)
     log = prepare_result_outputs("fit", args, ("fit",), [ws])
+    prepare_outputs("fit", [args.diagnostics], inputs=[ws], force=args.force, kind="ROOT", accept=is_root_file)
     minos = [m for m in (args.minos or "").split(",") if m]
     asimov = asimov_from_args(args)
     with native_output_to(log, f"# rooeft fit {ws}"):
@@ -39,6 +42,8 @@ def _run(args: argparse.Namespace) -> int:
         write_json(args.output, res)
     if args.tree:
         write_limit_tree(args.tree, res)
+    if args.diagnostics:
+        write_fit_diagnostics(args.diagnostics, res)
     if not res.ok:
         print(f"rooeft fit: error: the fit did not converge (status {res.status}); details in {log}", file=sys.stderr)
         return 3
@@ -65,4 +70,11 @@ def register(sub: Any) -> None:
     p.add_argument("--minos", default="", metavar="POI,...", help="parameters with Minos errors")
     p.add_argument("--strategy", type=int, default=1, choices=(0, 1, 2), help="Minuit2 strategy of the first attempt")
     add_output_options(p)
+    p.add_argument(
+        "--diagnostics",
+        default=None,
+        metavar="FILE.root",
+        help="write the pre- and post-fit yields per process as Combine's fitDiagnostics.root does "
+        "(norm_prefit, norm_fit_s)",
+    )
     p.set_defaults(func=_run)

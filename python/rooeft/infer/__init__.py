@@ -20,6 +20,7 @@ from rooeft.infer.output import (
     read_document,
     read_json,
     result_class,
+    write_fit_diagnostics,
     write_json,
     write_limit_tree,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "scan1d",
     "scan2d",
     "toys",
+    "write_fit_diagnostics",
     "write_json",
     "write_limit_tree",
 ]

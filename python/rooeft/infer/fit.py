@@ -58,13 +58,15 @@ class ProcessYield:
     """Expected events of one process in one channel before and after the fit (what Combine's
     FitDiagnostics ``--saveNormalizations`` reports), from the workspace's
     ``n_exp_final_bin<channel>_proc_<process>`` function. ``postfit_error`` is the linear
-    propagation of the fit covariance (NaN without an accurate covariance)."""
+    propagation of the fit covariance (NaN without an accurate covariance); ``prefit_error`` that of
+    the constraints (each constrained nuisance ± its prefit width, POIs and free rates fixed)."""
 
     channel: str
     process: str
     prefit: float
     postfit: float
     postfit_error: float
+    prefit_error: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -198,52 +200,68 @@ class FitResult:
         return "\n".join(lines)
 
 
+def _gradients(model: Model, funcs: Sequence[Any], centre: Mapping[str, float], steps: Mapping[str, float]) -> Any:
+    """Central differences of the functions in each parameter of ``steps`` (inside the ranges)."""
+    import numpy as np
+
+    grads = np.zeros((len(funcs), len(steps)))
+    model.set_values(centre)
+    for j, (n, h) in enumerate(steps.items()):
+        lo, hi = model.ranges.get(n, (-math.inf, math.inf))
+        x = centre[n]
+        up, down = min(x + h, hi), max(x - h, lo)  # stay inside the range
+        model.set_values({n: up})
+        f_up = np.array([f.getVal() for f in funcs])
+        model.set_values({n: down})
+        f_down = np.array([f.getVal() for f in funcs])
+        model.set_values({n: x})
+        if up > down:
+            grads[:, j] = (f_up - f_down) / (up - down)
+    return grads
+
+
 def process_yields(model: Model, result: FitResult) -> tuple[ProcessYield, ...]:
     """Pre-fit (nominal parameters) and post-fit (``result``'s values) expected events of every
-    process with an ``n_exp_final_bin<channel>_proc_<process>`` function in the workspace; the
+    process with an ``n_exp_final_bin<channel>_proc_<process>`` function in the workspace. The
     post-fit error is ``√(gᵀ C g)`` with ``g`` the central-difference gradient over the floating
-    parameters (steps of 0.1 σ) and ``C`` the fit covariance. The parameters are restored."""
+    parameters (steps of 0.1 σ) and ``C`` the fit covariance; the pre-fit error uses the gradient
+    at the nominal values and the constraint widths. The parameters are restored."""
     import numpy as np
 
     channels = model.metadata.get("channels", [])
-    funcs = [
+    named = [
         (c["name"], p, model.w.function(f"n_exp_final_bin{c['name']}_proc_{p}"))
         for c in channels
         for p in c.get("processes", [])
     ]
-    funcs = [(c, p, f) for c, p, f in funcs if f]
-    if not funcs:
+    named = [(c, p, f) for c, p, f in named if f]
+    if not named:
         return ()
+    funcs = [f for _, _, f in named]
     saved = model.values()
     names = [n for n in result.correlation_names if result.parameters[n].error > 0]
     index = {n: i for i, n in enumerate(result.correlation_names)}
     sig = np.array([result.parameters[n].error for n in names])
     corr = np.array([[result.correlation[index[a]][index[b]] for b in names] for a in names]) if names else None
     cov = corr * np.outer(sig, sig) if corr is not None else None
+    prefit_sig = {n: s for n, (_, s) in model.constraints.items() if math.isfinite(s) and s > 0}
     try:
         model.reset()
-        pre = [float(f.getVal()) for _, _, f in funcs]
+        pre = [float(f.getVal()) for f in funcs]
+        g_pre = _gradients(model, funcs, model.values(), {n: 0.1 * s for n, s in prefit_sig.items()})
         post_values = {n: p.value for n, p in result.parameters.items()}
         model.set_values(post_values)
-        post = [float(f.getVal()) for _, _, f in funcs]
-        grads = np.zeros((len(funcs), len(names)))
-        for j, n in enumerate(names):
-            lo, hi = model.ranges.get(n, (-math.inf, math.inf))
-            x = post_values[n]
-            up, down = min(x + 0.1 * sig[j], hi), max(x - 0.1 * sig[j], lo)  # stay inside the range
-            model.set_values({n: up})
-            f_up = np.array([f.getVal() for _, _, f in funcs])
-            model.set_values({n: down})
-            f_down = np.array([f.getVal() for _, _, f in funcs])
-            model.set_values({n: x})
-            if up > down:
-                grads[:, j] = (f_up - f_down) / (up - down)
+        post = [float(f.getVal()) for f in funcs]
+        grads = _gradients(model, funcs, model.values(), {n: 0.1 * s for n, s in zip(names, sig, strict=True)})
     finally:
         model.reset()
         model.set_values(saved, extend=True)
     ok = result.ok and cov is not None
     errors = np.sqrt(np.sum((grads @ cov) * grads, axis=1)) if ok and cov is not None else np.full(len(funcs), np.nan)
-    return tuple(ProcessYield(c, p, pre[i], post[i], float(errors[i])) for i, (c, p, _) in enumerate(funcs))
+    pre_errors = np.sqrt(np.sum((g_pre * np.array(list(prefit_sig.values()))) ** 2, axis=1))
+    return tuple(
+        ProcessYield(c, p, pre[i], post[i], float(errors[i]), float(pre_errors[i])) for i, (c, p, _) in enumerate(named)
+    )
 
 
 def _as_spec(data: str, asimov: Mapping[str, float] | bool | None) -> DataSpec:

@@ -59,6 +59,7 @@ __all__ = [
     "read_document",
     "read_json",
     "result_class",
+    "write_fit_diagnostics",
     "write_json",
     "write_limit_tree",
 ]
@@ -226,4 +227,40 @@ def write_limit_tree(path: str | Path, result: TreeResult, *, seed: int = 123456
         f.mktree("limit", {k: np.dtype(v) for k, v in types.items()})
         if n:
             f["limit"].extend(cols)
+    return Path(path)
+
+
+def write_fit_diagnostics(path: str | Path, result: Any) -> Path:
+    """Write a fit's per-process yields in the layout of Combine's ``fitDiagnostics.root``:
+    ``norm_prefit`` and ``norm_fit_s``, ``RooArgSet`` objects of ``RooRealVar`` objects named
+    ``<channel>/<process>`` with the expected events and their errors (what
+    ``combine -M FitDiagnostics --saveNormalizations`` writes, and what its scripts such as
+    ``mlfitNormsToText.py`` read). ``result`` is a :class:`~rooeft.infer.fit.FitResult` whose
+    ``yields`` came from :func:`~rooeft.infer.fit.process_yields`. Written atomically."""
+    from rooeft import load_library
+
+    if not result.yields:
+        raise ValueError("the fit result has no process yields (a workspace without n_exp_final_bin functions)")
+    ROOT = load_library()
+    keep: list[Any] = []
+    with atomic_path(path) as tmp:
+        f = ROOT.TFile.Open(str(tmp), "RECREATE")
+        if not f or f.IsZombie():
+            raise OSError(f"cannot write {path}")
+        try:
+            for name, value, error in (
+                ("norm_prefit", "prefit", "prefit_error"),
+                ("norm_fit_s", "postfit", "postfit_error"),
+            ):
+                norms = ROOT.RooArgSet()
+                for y in result.yields:
+                    v = ROOT.RooRealVar(f"{y.channel}/{y.process}", f"{y.process} in {y.channel}", getattr(y, value))
+                    err = getattr(y, error)
+                    v.setError(err if math.isfinite(err) else 0.0)
+                    keep.append(v)
+                    norms.add(v)
+                f.WriteObject(norms, name)
+                keep.append(norms)
+        finally:
+            f.Close()
     return Path(path)
