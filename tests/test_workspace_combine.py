@@ -337,12 +337,17 @@ def test_fit_diagnostics_file_has_combines_layout(inputs: Path, tmp_path: Path) 
     from rooeft.infer import read_json
 
     out, diag = tmp_path / "fit.json", tmp_path / "fitDiagnostics.root"
-    assert main(["fit", str(inputs / "ws.root"), "--data", "data_asimov", "-o", str(out), "--diagnostics", str(diag)]) == 0
+    assert (
+        main(["fit", str(inputs / "ws.root"), "--data", "data_asimov", "-o", str(out), "--diagnostics", str(diag)]) == 0
+    )
     res = read_json(out)
     ROOT = rooeft.load_library()
     f = ROOT.TFile.Open(str(diag))
     try:
-        for name, value, error in (("norm_prefit", "prefit", "prefit_error"), ("norm_fit_s", "postfit", "postfit_error")):
+        for name, value, error in (
+            ("norm_prefit", "prefit", "prefit_error"),
+            ("norm_fit_s", "postfit", "postfit_error"),
+        ):
             norms = f.Get(name)
             assert norms and norms.getSize() == len(res.yields) == 6
             for y in res.yields:
