@@ -223,6 +223,11 @@ def test_train_from_arrays_reports_reliability_and_records_the_calibration(tmp_p
     assert on_disk["fractions"]["sig"]["uncalibrated"]["bins"][0]["n_eff"] > 0
     got, _ = evaluate_onnx(tmp_path / "m.onnx", x[:300], observables=["x"])
     np.testing.assert_allclose(got, res.model.predict(x[:300]), atol=1e-5)
+    # `rooeft plot` knows the report's kind
+    from rooeft.plot import plot_result_files
+
+    written = plot_result_files([tmp_path / "m_reliability.json"], tmp_path / "plots", formats=("png",))
+    assert [p.name for p in written] == ["reliability_m_reliability.png"] and written[0].stat().st_size > 10_000
 
 
 def _write(path: Path, columns: dict[str, np.ndarray]) -> None:

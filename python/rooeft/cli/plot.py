@@ -3,7 +3,8 @@
 The plot kind follows each file's ``"kind"``: fit → nuisance pulls, scan1d → 2ΔNLL scan (files
 of the same parameter overlaid), scan2d → 68%/95% contours (same pair overlaid), toys → pull
 histograms and coverage, posterior → corner plot of the POIs (with the intervals of scan1d
-files given alongside), ``*.loss_history.json`` → loss curves.
+files given alongside), ``*.loss_history.json`` → loss curves, ``*_reliability.json`` (from
+``rooeft train``) → reliability diagram.
 
 Examples::
 

@@ -48,7 +48,8 @@ def plot_result_files(
     * ``toys`` → ``toys_pulls_<file stem>`` and ``toys_coverage_<file stem>`` (if it has coverage);
     * ``posterior`` → ``corner_<file stem>``: the POI samples (from the JSON's ``samples_file``),
       with the 68%/95% intervals of any scan1d file of the same POIs given alongside overlaid;
-    * training ``loss_history.json`` → ``loss_<file stem>``.
+    * training ``loss_history.json`` → ``loss_<file stem>``;
+    * a training reliability report (``<model>_reliability.json``) → ``reliability_<file stem>``.
 
     Parameters
     ----------
@@ -121,6 +122,13 @@ def plot_result_files(
                 if result.get("coverage"):
                     save(plot_coverage(toys=result), f"toys_coverage_{_safe(path.stem)}")
             except PlotError as err:
+                raise PlotError(f"{path}: {err}") from None
+        elif kind == "reliability":
+            from rooeft.plot.reliability import plot_reliability
+
+            try:
+                save(plot_reliability(result), f"reliability_{_safe(path.stem)}")
+            except (PlotError, KeyError, ValueError) as err:
                 raise PlotError(f"{path}: {err}") from None
         elif kind == "history":
             stem = path.name.removesuffix(".json").removesuffix(".loss_history")
