@@ -24,7 +24,7 @@ the row with ``quantileExpected = -1`` and ``deltaNLL = 0``; scan points carry
 one row, toys one row per converged toy.
 
 >>> sorted(RESULT_KINDS)
-['fit', 'limits', 'posterior', 'scan1d', 'scan2d', 'toys']
+['fit', 'ladder', 'limits', 'posterior', 'scan1d', 'scan2d', 'toys']
 >>> result_class("scan1d").__name__
 'Scan1D'
 """
@@ -78,6 +78,7 @@ RESULT_KINDS: dict[str, str] = {
     "toys": "rooeft.infer.toys:ToysResult",
     "limits": "rooeft.infer.limits:LimitsResult",
     "posterior": "rooeft.bayes.result:PosteriorResult",
+    "ladder": "rooeft.ladder:LadderResult",
 }
 
 
