@@ -25,6 +25,7 @@ _COMMANDS = (
     "rooeft.cli.fit",
     "rooeft.cli.scan",
     "rooeft.cli.limits",
+    "rooeft.cli.ladder",
     "rooeft.cli.toys",
     "rooeft.cli.posterior",
     "rooeft.cli.plot",
