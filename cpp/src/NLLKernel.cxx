@@ -6,7 +6,7 @@
 #include "RooEFT/OnnxSession.h"
 #include "RooEFT/RooEFTTemplatePdf.h"
 #include "RooEFT/RooEFTUnbinnedPdf.h"
-#include "RooEFT/UnbinnedLayout.h"
+#include "RooEFT/ModelLayout.h"
 
 #include <Math/Minimizer.h>
 #include <RooAbsCollection.h>

@@ -1,6 +1,7 @@
 #include "RooEFT/RooEFTONNXFunction.h"
 
 #include "RooEFT/Detail.h"
+#include "RooEFT/ModelLayout.h"
 #include "RooEFT/OnnxSession.h"
 
 #include <RooFit/EvalContext.h>
@@ -21,12 +22,12 @@ RooEFTONNXFunction::RooEFTONNXFunction(const char *name, const char *title, cons
    : RooAbsReal(name, title), _inputs("inputs", "network inputs", this),
      _modelBytes(RooEFT::OnnxSession::readFile(onnxPath))
 {
-   auto names = RooEFT::parseJsonStringList(session().metadata("rooeft.outputs"));
-   auto it = std::find(names.begin(), names.end(), std::string(outputName));
-   if (it == names.end())
-      throw std::invalid_argument(std::string("RooEFTONNXFunction '") + name + "': the model '" + onnxPath +
-                                  "' has no output column named '" + outputName + "' in its rooeft.outputs metadata");
-   init(inputs, static_cast<int>(it - names.begin()));
+   const std::string owner = std::string("RooEFTONNXFunction '") + name + "': ";
+   const int k = RooEFT::ModelLayout(session()).columnIndex(outputName);
+   if (k < 0)
+      throw std::invalid_argument(owner + "the model '" + onnxPath + "' has no output column named '" + outputName +
+                                  "' in its rooeft.outputs metadata");
+   init(inputs, k);
 }
 
 RooEFTONNXFunction::RooEFTONNXFunction(const char *name, const char *title,

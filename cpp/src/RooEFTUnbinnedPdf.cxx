@@ -2,9 +2,9 @@
 
 #include "RooEFT/Detail.h"
 #include "RooEFT/Math.h"
+#include "RooEFT/ModelLayout.h"
 #include "RooEFT/OnnxSession.h"
 #include "RooEFT/RooEFTYield.h"
-#include "RooEFT/UnbinnedLayout.h"
 
 #include <RooAbsData.h>
 #include <RooArgSet.h>
@@ -113,96 +113,8 @@ const RooEFTUnbinnedPdf::Layout &RooEFTUnbinnedPdf::layout() const
                                   std::to_string(s.nOutputs()) + " outputs; at most " +
                                   std::to_string(kMaxObservables) + " inputs and " + std::to_string(kMaxOutputs) +
                                   " outputs are supported");
-   auto L = std::make_shared<Layout>();
-   if (s.metadata("rooeft.convention") != "1")
-      throw std::invalid_argument(pdfName(this) + "the ONNX model has no 'rooeft.convention' = \"1\" metadata: it "
-                                                  "is not a rooeft model (see docs/onnx_convention.md)");
-   L->observables = RooEFT::parseJsonStringList(s.metadata("rooeft.observables"));
-   L->coefficients = RooEFT::parseJsonStringList(s.metadata("rooeft.coefficients"));
-   L->processes = RooEFT::parseJsonStringList(s.metadata("rooeft.processes"));
-   L->systematics = RooEFT::parseJsonStringList(s.metadata("rooeft.systematics"));
-   L->outputs = RooEFT::parseJsonStringList(s.metadata("rooeft.outputs"));
-   L->nominalRates = RooEFT::parseJsonNumberMap(s.metadata("rooeft.nominal_rates"));
-   if (L->processes.empty())
-      throw std::invalid_argument(pdfName(this) + "the model's rooeft.processes metadata is empty");
-   if (L->observables.size() != s.nInputs())
-      throw std::invalid_argument(pdfName(this) + "the model takes " + std::to_string(s.nInputs()) +
-                                  " input columns but its metadata names " + std::to_string(L->observables.size()) +
-                                  " observables");
-   if (L->outputs.size() != s.nOutputs())
-      throw std::invalid_argument(pdfName(this) + "the model has " + std::to_string(s.nOutputs()) +
-                                  " output columns but its metadata names " + std::to_string(L->outputs.size()));
-   const std::size_t nP = L->processes.size(), nC = L->coefficients.size(), nS = L->systematics.size();
-   L->nT = RooEFT::Math::nTerms(nC);
-   L->fracCol.assign(nP, -1);
-   L->termCol.assign(nP * L->nT, -1);
-   L->upCol.assign(nP * nS, -1);
-   L->downCol.assign(nP * nS, -1);
-   auto indexOf = [&](const std::vector<std::string> &v, const std::string &x, const std::string &col) {
-      auto it = std::find(v.begin(), v.end(), x);
-      if (it == v.end())
-         throw std::invalid_argument(pdfName(this) + "output column '" + col + "' names unknown '" + x + "'");
-      return static_cast<std::size_t>(it - v.begin());
-   };
-   for (std::size_t j = 0; j < L->outputs.size(); ++j) {
-      const std::string &col = L->outputs[j];
-      std::vector<std::string> parts;
-      std::size_t start = 0;
-      for (std::size_t pos; (pos = col.find(':', start)) != std::string::npos; start = pos + 1)
-         parts.push_back(col.substr(start, pos - start));
-      parts.push_back(col.substr(start));
-      const std::string &kind = parts[0];
-      const std::size_t expect = kind == "frac" ? 2 : kind == "quad" ? 4 : 3;
-      if (parts.size() != expect || (kind != "frac" && kind != "lin" && kind != "quad" && kind != "sysup" &&
-                                     kind != "sysdown" && kind != "score"))
-         throw std::invalid_argument(pdfName(this) + "malformed output column name '" + col + "'");
-      if (kind == "score")
-         continue; // an observable for templates, not a term of the ratio
-      const std::size_t p = indexOf(L->processes, parts[1], col);
-      const int jj = static_cast<int>(j);
-      if (kind == "frac") {
-         L->fracCol[p] = jj;
-      } else if (kind == "lin") {
-         L->termCol[p * L->nT + 1 + indexOf(L->coefficients, parts[2], col)] = jj;
-      } else if (kind == "quad") {
-         std::size_t a = indexOf(L->coefficients, parts[2], col), b = indexOf(L->coefficients, parts[3], col);
-         if (a > b)
-            std::swap(a, b);
-         // canonical index of (a, b): 1 + nC + Σ_{a'<a}(nC − a') + (b − a)
-         std::size_t t = 1 + nC;
-         for (std::size_t k = 0; k < a; ++k)
-            t += nC - k;
-         L->termCol[p * L->nT + t + (b - a)] = jj;
-      } else {
-         const std::size_t k = indexOf(L->systematics, parts[2], col);
-         (kind == "sysup" ? L->upCol : L->downCol)[p * nS + k] = jj;
-      }
-   }
-   if (nP > 1) {
-      for (std::size_t p = 0; p < nP; ++p) {
-         if (L->fracCol[p] < 0)
-            throw std::invalid_argument(pdfName(this) + "the model has several processes but no 'frac:" +
-                                        L->processes[p] + "' column");
-      }
-   }
-   for (std::size_t i = 0; i < nP * nS; ++i) {
-      if ((L->upCol[i] < 0) != (L->downCol[i] < 0))
-         throw std::invalid_argument(pdfName(this) + "process '" + L->processes[i / nS] + "', nuisance '" +
-                                     L->systematics[i % nS] + "' has only one of sysup/sysdown");
-   }
-   L->procT.resize(nP);
-   L->procK.resize(nP);
-   L->rowWidth = 0;
-   for (std::size_t p = 0; p < nP; ++p) {
-      bool eft = false, sys = false;
-      for (std::size_t t = 1; t < L->nT; ++t)
-         eft = eft || L->termCol[p * L->nT + t] >= 0;
-      for (std::size_t k = 0; k < nS; ++k)
-         sys = sys || L->upCol[p * nS + k] >= 0;
-      L->procT[p] = eft ? L->nT : 1;
-      L->procK[p] = sys ? nS : 0;
-      L->rowWidth += L->procT[p] + 2 * L->procK[p];
-   }
+   auto L = std::make_shared<Layout>(s);
+   L->checkUnbinned(pdfName(this));
    _layout = L;
    return *_layout;
 }

@@ -22,13 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from rooeft.terms import quadratic_pairs
+from rooeft.terms import n_terms, quadratic_pairs, term_labels
 
 __all__ = [
     "CONVENTION_VERSION",
     "Column",
     "ConventionError",
     "ModelInterface",
+    "layout_description",
     "output_columns",
     "parse_column",
     "read_interface",
@@ -222,3 +223,53 @@ def read_interface(model: Any) -> ModelInterface:
                 f"{source}: {what} {value_info.name!r} has {dims[1].dim_value} columns, metadata names {width}"
             )
     return iface
+
+
+def layout_description(model: Any) -> str:
+    """Canonical text description of a model's layout, equal to C++ ``RooEFT::describeLayout``.
+
+    The Python mirror of ``RooEFT::ModelLayout`` (``cpp/include/RooEFT/ModelLayout.h``): names,
+    the canonical term order, nominal rates, per process the ``frac:`` column and the floats the
+    unbinned pdf caches (``terms``: all terms if the process has ``lin:``/``quad:`` columns, else
+    one; ``shape``: the systematics if it has ``sysup:`` columns, else none), and per output column
+    its kind and indices (``term`` is the index in :func:`rooeft.terms.term_labels`).
+    ``model`` is anything :func:`read_interface` accepts.
+    """
+    iface = read_interface(model)
+    coefs, procs, systs = list(iface.coefficients), list(iface.processes), list(iface.systematics)
+    n_c = len(coefs)
+    term_of = {pair: 1 + n_c + i for i, pair in enumerate(quadratic_pairs(n_c))}
+
+    def index(names: list[str], name: str) -> int:
+        return names.index(name) if name in names else -1
+
+    def joined(key: str, names: Sequence[str]) -> str:
+        return key + ":" + "".join(" " + n for n in names)
+
+    lines = [f"convention: {CONVENTION_VERSION}"]
+    lines += [joined("observables", iface.observables), joined("coefficients", coefs)]
+    lines += [joined("processes", procs), joined("systematics", systs), joined("terms", term_labels(coefs))]
+    lines.append("nominal_rates:" + "".join(f" {p}={format(r, '.17g')}" for p, r in iface.nominal_rates.items()))
+    columns = [parse_column(name) for name in iface.outputs]
+    row_width = 0
+    for p, proc in enumerate(procs):
+        frac = next((j for j, c in enumerate(columns) if c.kind == "frac" and c.process == proc), -1)
+        eft = any(c.kind in ("lin", "quad") and c.process == proc for c in columns)
+        shape = any(c.kind == "sysup" and c.process == proc for c in columns)
+        terms, n_shape = (n_terms(n_c) if eft else 1), (len(systs) if shape else 0)
+        row_width += terms + 2 * n_shape
+        lines.append(f"process {p} {proc}: frac={frac} terms={terms} shape={n_shape}")
+    lines.append(f"row_width: {row_width}")
+    for j, (name, col) in enumerate(zip(iface.outputs, columns, strict=True)):
+        line = f"column {j} {name}: kind={col.kind} process={index(procs, col.process)}"
+        if col.kind == "lin":
+            line += f" coefficient={index(coefs, col.names[0])} term={1 + index(coefs, col.names[0])}"
+        elif col.kind == "score":
+            line += f" coefficient={index(coefs, col.names[0])}"
+        elif col.kind == "quad":
+            a, b = sorted(index(coefs, c) for c in col.names)
+            line += f" coefficients={a},{b} term={term_of[(a, b)]}"
+        elif col.kind in ("sysup", "sysdown"):
+            line += f" systematic={index(systs, col.names[0])}"
+        lines.append(line)
+    return "".join(line + "\n" for line in lines)

@@ -25,6 +25,13 @@ inline void monomials(const double *theta, std::size_t n, double *m)
          m[k++] = theta[a] * theta[b];
 }
 
+/// Index of the monomial θ_aθ_b (a ≤ b < n) in the order of `monomials`:
+/// 1 + n + Σ_{a'<a}(n − a') + (b − a). The linear term θ_a has index 1 + a.
+inline std::size_t termIndex(std::size_t a, std::size_t b, std::size_t n)
+{
+   return 1 + n + a * n - a * (a - 1) / 2 + (b - a);
+}
+
 /// Dot product of `n` values.
 inline double dot(const double *x, const double *y, std::size_t n)
 {

@@ -79,6 +79,7 @@
 
 class RooAbsData;
 namespace RooEFT {
+class ModelLayout;
 class OnnxSession;
 class NLLKernel;
 class HS3Access;
@@ -178,7 +179,7 @@ protected:
    void doEval(RooFit::EvalContext &ctx) const override;
 
 private:
-   struct Layout;
+   using Layout = RooEFT::ModelLayout; ///< read once from the model's metadata (ModelLayout.h)
    struct CacheEntry {
       std::vector<std::uint64_t> key; ///< RooEFT::Detail::fingerprint of the observable columns
       std::size_t n = 0;
