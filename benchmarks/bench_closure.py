@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """Closure of the learned EFT ratio against the exact truth of the analytic ZH model (issue 4).
 
-Everything is generated in memory with :mod:`rooeft.zh` (seeded) and nothing is read from disk:
+Everything is generated in memory with :mod:`rooeft.examples.zh` (seeded) and nothing is read from disk:
 
 1. **Coefficient functions.** The joint positive quadratic model (and, unless
    ``--per-term-epochs 0``, the per-term classifiers with fewer epochs) is trained on parton-level
    features (the spec's 15 features computed from the generated truth variables) of the accepted
    signal events. On held-out events the learned ``r_a(x), r_ab(x)`` are compared with the exact
-   ``w_a / w_0``, ``w_ab / w_0`` (structure constants of :mod:`rooeft.zh.model`): w0-weighted
+   ``w_a / w_0``, ``w_ab / w_0`` (structure constants of :mod:`rooeft.examples.zh.model`): w0-weighted
    quantiles of the relative error ``(learned - true) / |true|`` and of the error in units of the
    weighted RMS of the true function; closure plots with :func:`rooeft.plot.plot_closure`.
 2. **Expected 95% CL intervals** per coefficient (others fixed at the SM), Asimov at the SM, from
@@ -232,7 +232,7 @@ def closure_table(learned: F64, true: F64, w0: F64, labels: Sequence[str]) -> li
 # ============================================================================ data
 def generate(n_signal: int, seed: int) -> dict[str, np.ndarray]:
     """Accepted signal events (float64 weights) with reco features, truth and structure constants."""
-    from rooeft.zh.generator import GeneratorConfig, generate_chunks
+    from rooeft.examples.zh.generator import GeneratorConfig, generate_chunks
 
     cfg = GeneratorConfig(weight_dtype="float64")
     chunks = list(generate_chunks("signal", n_signal, seed=seed, config=cfg))
@@ -241,7 +241,7 @@ def generate(n_signal: int, seed: int) -> dict[str, np.ndarray]:
 
 def parton_features(ev: Mapping[str, np.ndarray]) -> tuple[np.ndarray, tuple[str, ...]]:
     """The spec's 15 features from the truth variables."""
-    from rooeft.zh.model import FEATURES, features
+    from rooeft.examples.zh.model import FEATURES, features
 
     f = features(
         ev["truth_sqrt_s_hat"],
@@ -256,14 +256,14 @@ def parton_features(ev: Mapping[str, np.ndarray]) -> tuple[np.ndarray, tuple[str
 
 def reco_features(ev: Mapping[str, np.ndarray]) -> tuple[np.ndarray, tuple[str, ...]]:
     """The spec's 15 features recomputed from the smeared objects."""
-    from rooeft.zh.model import FEATURES
+    from rooeft.examples.zh.model import FEATURES
 
     return np.column_stack([np.asarray(ev[n], dtype=np.float64) for n in FEATURES]), FEATURES
 
 
 def check_truth(ev: Mapping[str, np.ndarray], sc: np.ndarray, n: int = 2000) -> float:
-    """Largest relative deviation of the stored ratio structure from :mod:`rooeft.zh.truth`."""
-    from rooeft.zh.truth import signal_structure_constants
+    """Largest relative deviation of the stored ratio structure from :mod:`rooeft.examples.zh.truth`."""
+    from rooeft.examples.zh.truth import signal_structure_constants
 
     exact = signal_structure_constants({k: v[:n] for k, v in ev.items()})
     a, b = sc[:n, 1:] / sc[:n, :1], exact[:, 1:] / exact[:, :1]
@@ -284,6 +284,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     import torch
 
+    from rooeft.examples.zh.generator import structure_constant_names
+    from rooeft.examples.zh.model import COEFFICIENTS, TERM_LABELS
     from rooeft.nn import (
         NetworkConfig,
         PerTermConfig,
@@ -293,8 +295,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         train_per_term,
     )
     from rooeft.plot import plot_closure, plot_scan1d, save_figure
-    from rooeft.zh.generator import structure_constant_names
-    from rooeft.zh.model import COEFFICIENTS, TERM_LABELS
 
     torch.set_num_threads(args.threads)
     t_start = time.perf_counter()

@@ -35,8 +35,8 @@ from typing import Any
 import numpy as np
 
 import rooeft
-from rooeft.onnx_toys import build_columns_model, column_values
 from rooeft.terms import monomials, quadratic_pairs
+from rooeft.testing.onnx_toys import build_columns_model, column_values
 
 YIELD_SIG, YIELD_BKG = 3000.0, 7000.0
 KAPPA = (1.02, 0.985)  # yield effect of every shape nuisance on the signal

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from rooeft.onnx_toys import ColumnSpec, build_columns_model
+from rooeft.testing.onnx_toys import ColumnSpec, build_columns_model
 
 
 @pytest.fixture(scope="session")

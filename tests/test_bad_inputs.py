@@ -27,7 +27,7 @@ import pytest
 import yaml
 
 from rooeft.cli import main
-from rooeft.onnx_toys import build_columns_model
+from rooeft.testing.onnx_toys import build_columns_model
 from test_workspace_build import UNB_COLUMNS, make_inputs, write_tree
 
 from test_infer_workspaces import binned_workspace

@@ -9,7 +9,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from rooeft.onnx_toys import build_mlp_model
+from rooeft.testing.onnx_toys import build_mlp_model
 
 
 def run_batch(ROOT: Any, func: Any, columns: dict[str, np.ndarray]) -> np.ndarray:

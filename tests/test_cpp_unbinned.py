@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from rooeft.onnx_toys import column_values
+from rooeft.testing.onnx_toys import column_values
 
 from reference import code4_mult, exp_interp, quad_poly
 
@@ -404,7 +404,7 @@ def test_generation_is_refused_with_a_clear_error(ROOT: Any, two_proc_path: Path
 
 def test_model_size_ceiling(ROOT: Any, tmp_path: Path) -> None:
     """A model beyond the documented ceiling (1000 inputs) is refused when its metadata is read."""
-    from rooeft.onnx_toys import build_mlp_model
+    from rooeft.testing.onnx_toys import build_mlp_model
 
     path = build_mlp_model(tmp_path / "wide.onnx", 1001, 1)
     x = ROOT.RooRealVar("x", "x", 0, -1, 1)

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from rooeft.infer import InferenceError, ToySpec, ToysResult, get_model, read_json, toys, write_json
-from rooeft.onnx_toys import build_columns_model
+from rooeft.testing.onnx_toys import build_columns_model
 from rooeft.workspace.pool import PoolError, ToyPool, load_pool, read_pool
 
 # signal N(1, 1), background N(-0.5, 1) in x: log-odds linear in x

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize
 
-from rooeft.onnx_toys import build_columns_model, column_values
+from rooeft.testing.onnx_toys import build_columns_model, column_values
 
 from reference import code4_mult
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from rooeft.onnx_convention import layout_description, output_columns
-from rooeft.onnx_toys import ColumnSpec
+from rooeft.testing.onnx_toys import ColumnSpec
 
 
 def cpp_description(ROOT: Any, path: Path) -> str:
@@ -106,7 +106,7 @@ def test_function_and_pdf_read_the_same_layout(ROOT: Any, columns_model: Callabl
 
 def test_both_sides_reject_a_model_without_the_convention(ROOT: Any, tmp_path: Path) -> None:
     from rooeft.onnx_convention import ConventionError
-    from rooeft.onnx_toys import build_mlp_model
+    from rooeft.testing.onnx_toys import build_mlp_model
 
     path = build_mlp_model(tmp_path / "plain.onnx", n_in=2, n_out=3)
     with pytest.raises(ConventionError, match="not a rooeft model"):

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rooeft.onnx_toys import build_columns_model, column_values
+from rooeft.testing.onnx_toys import build_columns_model, column_values
 
 COLUMNS = [
     ("frac:sig", "sigmoid", [0.2, 0.7]),

@@ -172,6 +172,7 @@ PUBLIC = {
     "rooeft.safeio": ["OutputError", "atomic_write", "check_outputs", "is_json_kind", "is_root_file"],
     "rooeft.terms": ["monomials", "n_terms", "quadratic_pairs", "term_labels"],
     "rooeft.onnx_convention": ["ModelInterface", "read_interface"],
+    "rooeft.examples.demo": ["DemoSettings", "run_demo"],
 }
 
 
@@ -201,3 +202,28 @@ def test_cli_helpers_live_in_the_cli() -> None:
     import rooeft.cli.export as cli_export
 
     assert not hasattr(cli_export, "check_cpp_matches_python")  # the library's: rooeft.export
+
+
+def test_library_never_imports_the_examples_or_the_fixtures() -> None:
+    """``rooeft.examples`` and ``rooeft.testing`` are clients of the library, never the reverse:
+    only the command line (``rooeft demo``/``generate``) and the examples themselves use them."""
+    import ast
+    from pathlib import Path
+
+    import rooeft
+
+    root = Path(rooeft.__file__).parent
+    offenders = []
+    for path in root.rglob("*.py"):
+        rel = path.relative_to(root).parts
+        if rel[0] in ("examples", "testing", "cli"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            offenders += [f"{path.relative_to(root)}: {n}" for n in names
+                          if n.startswith(("rooeft.examples", "rooeft.testing"))]  # fmt: skip
+    assert not offenders, offenders
+    assert (root / "examples" / "zh" / "generator.py").is_file()
+    assert not (root / "zh").exists() and not (root / "demo.py").exists()

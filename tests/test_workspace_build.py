@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import yaml
 
-from rooeft.onnx_toys import build_columns_model, column_values
 from rooeft.terms import monomials
+from rooeft.testing.onnx_toys import build_columns_model, column_values
 
 COEFS = ["c1", "c2"]
 # the unbinned model: two processes, one weight-based (jes) and one learned (scale) shape systematic

@@ -183,7 +183,7 @@ def test_process_yields_use_combine_names(ws: Any) -> None:
 
 def _counting_like(d: Path, n_sim: int, mc_stats: bool) -> dict[str, Any]:
     """One EFT process whose ratio r = 1 + 0.6·c1 does not depend on x: only the yield measures c1."""
-    from rooeft.onnx_toys import build_columns_model
+    from rooeft.testing.onnx_toys import build_columns_model
     from test_workspace_build import write_tree
 
     rng = np.random.default_rng(7)

@@ -13,9 +13,9 @@ import pytest
 import uproot
 
 from rooeft.cli import main
-from rooeft.zh import background, btag, truth
-from rooeft.zh.dataset import generate_sample
-from rooeft.zh.generator import (
+from rooeft.examples.zh import background, btag, truth
+from rooeft.examples.zh.dataset import generate_sample
+from rooeft.examples.zh.generator import (
     TAIL_ENHANCEMENT,
     GeneratorConfig,
     SignalProposal,
@@ -25,9 +25,9 @@ from rooeft.zh.generator import (
     sample_signal_importance,
     structure_constant_names,
 )
-from rooeft.zh.io import write_root
-from rooeft.zh.kinematics import final_state, reconstruct
-from rooeft.zh.model import MZ, S_HAT_HI, S_HAT_MIN, structure_constants, y_max
+from rooeft.examples.zh.io import write_root
+from rooeft.examples.zh.kinematics import final_state, reconstruct
+from rooeft.examples.zh.model import MZ, S_HAT_HI, S_HAT_MIN, structure_constants, y_max
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "zh"
 CFG = GeneratorConfig(chunk_size=20_000)

@@ -7,9 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rooeft.terms import monomials
-from rooeft.zh import model
-from rooeft.zh.model import (
+from rooeft.examples.zh import model
+from rooeft.examples.zh.model import (
     S_HAT_HI,
     S_HAT_MIN,
     reference_structure_constants,
@@ -17,7 +16,8 @@ from rooeft.zh.model import (
     structure_constants,
     y_max,
 )
-from rooeft.zh.pdf import CHEBYSHEV, CHEBYSHEV_COEFFICIENTS, UNIT, TablePDF
+from rooeft.examples.zh.pdf import CHEBYSHEV, CHEBYSHEV_COEFFICIENTS, UNIT, TablePDF
+from rooeft.terms import monomials
 
 PDF_DIR = Path(__file__).resolve().parents[1] / ".." / "shared" / "physics" / "pdf_data"
 POINT = (1000.0, 0.2, 0.3, 0.8, -0.5)

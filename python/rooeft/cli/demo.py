@@ -1,4 +1,4 @@
-"""``rooeft demo``: the main job end to end on the ZH example (see :mod:`rooeft.demo`): a fresh
+"""``rooeft demo``: the main job end to end on the ZH example (see :mod:`rooeft.examples.demo`): a fresh
 simulation, training with calibration, three workspaces, fits and scans, and validation on
 pseudo-experiments from an independent simulation.
 
@@ -20,7 +20,7 @@ __all__ = ["register"]
 def _run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from rooeft.demo import DemoSettings, run_demo
+    from rooeft.examples.demo import DemoSettings, run_demo
     from rooeft.safeio import OutputError, check_directory, same_file
 
     data, out = Path(args.data_dir), Path(args.output_dir)

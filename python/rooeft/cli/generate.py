@@ -2,14 +2,14 @@
 
 Writes ``zh_signal.root``, ``zh_background.root``, ``pseudodata_<tag>.root`` (one per
 ``--theta``), ``btag_sf.json`` and ``metadata.json`` into ``--output-dir``; see
-:mod:`rooeft.zh.dataset` and :mod:`rooeft.zh.generator` for the physics and the branches.
+:mod:`rooeft.examples.zh.dataset` and :mod:`rooeft.examples.zh.generator` for the physics and the branches.
 Generation is chunked (``--chunk-size`` events at a time, written with uproot ``extend``), so
 memory stays bounded for any number of events. Measured on the 2-core development machine:
 10^7 generated signal events (4.55 M written, n_eff 2.85 M) take 80 s wall (78 s CPU) and
 0.97 GB of disk, with a peak resident memory of 180 MB at the default chunk size (100k events);
 5 x 10^5 take about 7 s.
 
-The signal is importance sampled near-unweighted at the SM (see :mod:`rooeft.zh.generator`):
+The signal is importance sampled near-unweighted at the SM (see :mod:`rooeft.examples.zh.generator`):
 ``--tail-enhancement F`` (default 0.3) is the fraction of the ``sqrt(s_hat)`` proposal spread
 flat over the range, which populates the high-mass / high-``pT(Z)`` tail where the EFT terms
 grow at the price of the SM yield's efficiency (``n_eff / N`` = 0.9 at ``F = 0``, 0.63 at 0.3,
@@ -44,7 +44,7 @@ __all__ = ["register", "run"]
 
 def register(subparsers: Any) -> None:
     """Add the ``generate`` sub-command to an ``argparse`` sub-parsers object."""
-    from rooeft.zh.generator import TAIL_ENHANCEMENT
+    from rooeft.examples.zh.generator import TAIL_ENHANCEMENT
 
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "generate",
@@ -88,8 +88,8 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``rooeft generate``; returns the exit code."""
-    from rooeft.zh.dataset import parse_theta
-    from rooeft.zh.generator import TAIL_ENHANCEMENT, GeneratorConfig
+    from rooeft.examples.zh.dataset import parse_theta
+    from rooeft.examples.zh.generator import TAIL_ENHANCEMENT, GeneratorConfig
 
     texts = args.theta if args.theta is not None else ["sm"]
     thetas = [] if [t.lower() for t in texts] == ["none"] else [parse_theta(t) for t in texts]
@@ -144,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _targets(out: Path, args: argparse.Namespace, thetas: list[tuple[float, ...]]) -> list[Path]:
     """Every file a run writes."""
-    from rooeft.zh.dataset import theta_tag
+    from rooeft.examples.zh.dataset import theta_tag
 
     files = [out / "btag_sf.json", out / "metadata.json"]
     files += [out / f"zh_{p}.root" for p, n in (("signal", args.n_signal), ("background", args.n_background)) if n]
@@ -153,7 +153,7 @@ def _targets(out: Path, args: argparse.Namespace, thetas: list[tuple[float, ...]
 
 
 def _generate(args: argparse.Namespace, thetas: list[tuple[float, ...]], config: Any) -> dict[str, Any]:
-    from rooeft.zh.dataset import generate_dataset
+    from rooeft.examples.zh.dataset import generate_dataset
 
     return generate_dataset(
         args.output_dir,

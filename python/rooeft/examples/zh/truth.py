@@ -2,7 +2,7 @@
 
 For a signal event with partonic variables ``z`` (the ``truth_*`` columns of the generated
 files) the model weight is the exact quadratic polynomial ``w(z|theta)`` of
-:mod:`rooeft.zh.model`, so
+:mod:`rooeft.examples.zh.model`, so
 
 * the **joint ratio** ``r(z|theta) = w(z|theta) / w(z|0)``
   (:func:`ratio`) and
@@ -35,9 +35,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from rooeft.zh import background
-from rooeft.zh.model import COEFFICIENTS, gradient, structure_constants, weights
-from rooeft.zh.pdf import CHEBYSHEV, PartonDensities
+from rooeft.examples.zh import background
+from rooeft.examples.zh.model import COEFFICIENTS, gradient, structure_constants, weights
+from rooeft.examples.zh.pdf import CHEBYSHEV, PartonDensities
 
 __all__ = [
     "background_density",
@@ -107,7 +107,7 @@ def score(events: Mapping[str, Any], theta0: npt.ArrayLike, *, pdfs: PartonDensi
 def background_density(events: Mapping[str, Any]) -> F64:
     """Exact normalised density of the background in its truth variables.
 
-    See :mod:`rooeft.zh.background` (variables ``m_bb, sqrt_s_hat, y, cos_theta,
+    See :mod:`rooeft.examples.zh.background` (variables ``m_bb, sqrt_s_hat, y, cos_theta,
     cos_theta_hat, phi_hat``).
     """
     return background.density(*(_column(events, v) for v in background.DENSITY_VARIABLES))

@@ -20,7 +20,7 @@ with ``y_max = ln(sqrt(s)/sqrt_s_hat)`` and the constants :data:`M_BB_RANGE` ``=
 falling ``m_bb`` and ``m_Zbb`` continuum, more central in ``y`` and more forward in ``Theta``
 than the signal, with an unpolarised-like Z decay (flat in ``phi_hat``). The remaining angles
 (Zh azimuth ``Phi`` and the b direction in the bb rest frame) are uniform, as for the signal.
-Four-vectors are built as for the signal (:func:`rooeft.zh.kinematics.final_state` with
+Four-vectors are built as for the signal (:func:`rooeft.examples.zh.kinematics.final_state` with
 ``m_bb``).
 
 >>> import numpy as np
@@ -36,7 +36,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from rooeft.zh.model import MZ, S_HAT_HI, y_max
+from rooeft.examples.zh.model import MZ, S_HAT_HI, y_max
 
 __all__ = ["A_THETA", "DENSITY_VARIABLES", "LAMBDA_M", "LAMBDA_S", "M_BB_RANGE", "density", "sample"]
 

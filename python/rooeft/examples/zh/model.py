@@ -15,7 +15,7 @@ canonical order of :mod:`rooeft.terms`::
 
 (``w_{ab}`` for ``a < b`` is the coefficient of ``c_a c_b``, i.e. ``2 Re(A_a* A_b)`` summed.)
 The longitudinal decay amplitude is ``D_0 = sin(theta_hat)`` as the spec prescribes. Weights are
-in the model's arbitrary units; :mod:`rooeft.zh.generator` converts them to expected events.
+in the model's arbitrary units; :mod:`rooeft.examples.zh.generator` converts them to expected events.
 
 :func:`reference_weight` / :func:`reference_structure_constants` are a slow, per-event,
 explicitly looped implementation with complex amplitudes at a given point ``c``; they exist to
@@ -37,8 +37,8 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from rooeft.examples.zh.pdf import CHEBYSHEV, UNIT, PartonDensities
 from rooeft.terms import monomials, n_terms, quadratic_pairs, term_labels
-from rooeft.zh.pdf import CHEBYSHEV, UNIT, PartonDensities
 
 __all__ = [
     "COEFFICIENTS",
@@ -267,7 +267,7 @@ def structure_constants(
     sqrt_s_hat, y, cos_theta, phi_hat, cos_theta_hat
         The partonic variables of spec §2 (1D arrays of equal length).
     pdfs
-        Parton densities (default: the Chebyshev fit; :data:`~rooeft.zh.pdf.UNIT` for unit
+        Parton densities (default: the Chebyshev fit; :data:`~rooeft.examples.zh.pdf.UNIT` for unit
         luminosities).
     flavours
         Quark flavours summed over (default all five, ``d u s c b``).

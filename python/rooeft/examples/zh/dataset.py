@@ -1,9 +1,9 @@
 """Generate and write the complete ZH example set (what ``rooeft generate`` runs).
 
-Files written into ``output_dir`` (each atomically, see :mod:`rooeft.zh.io`):
+Files written into ``output_dir`` (each atomically, see :mod:`rooeft.examples.zh.io`):
 
 * ``zh_signal.root`` and ``zh_background.root``: TTree ``Events`` with the columns of
-  :func:`rooeft.zh.generator.generate_chunks`, written chunk by chunk;
+  :func:`rooeft.examples.zh.generator.generate_chunks`, written chunk by chunk;
 * ``pseudodata_<tag>.root``: one unweighted pseudo-data set per requested ``theta`` (``tag`` is
   ``sm`` or e.g. ``cHQ3_0p02_cHW_0p3``), replica ``k`` for the ``k``-th point;
 * ``btag_sf.json``: the correctionlib file of the b-tagging scale factor (already applied in
@@ -37,8 +37,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from rooeft.zh import btag
-from rooeft.zh.generator import (
+from rooeft.examples.zh import btag
+from rooeft.examples.zh.generator import (
     LUMI_UNCERTAINTY,
     GeneratorConfig,
     Process,
@@ -49,9 +49,9 @@ from rooeft.zh.generator import (
     systematic_names,
     truth_names,
 )
-from rooeft.zh.io import write_json, write_root, write_text
-from rooeft.zh.kinematics import RECO_FEATURES
-from rooeft.zh.model import COEFFICIENTS
+from rooeft.examples.zh.io import write_json, write_root, write_text
+from rooeft.examples.zh.kinematics import RECO_FEATURES
+from rooeft.examples.zh.model import COEFFICIENTS
 
 __all__ = ["WeightStats", "generate_dataset", "generate_sample", "parse_theta", "theta_tag"]
 
@@ -149,12 +149,12 @@ def generate_sample(
 ) -> dict[str, Any]:
     """Generate one weighted sample of ``process`` into the ROOT file ``path``; returns its summary.
 
-    The file has the columns of :func:`rooeft.zh.generator.generate_chunks` (TTree ``Events``)
+    The file has the columns of :func:`rooeft.examples.zh.generator.generate_chunks` (TTree ``Events``)
     and is written atomically chunk by chunk. ``n_events`` counts *generated* events (the
     acceptance keeps ~45 % of the signal at the default sampling, ~30 % of the background).
-    With the default :class:`~rooeft.zh.generator.GeneratorConfig` the signal is importance
+    With the default :class:`~rooeft.examples.zh.generator.GeneratorConfig` the signal is importance
     sampled (near-unweighted at the SM, tail enhancement
-    :data:`~rooeft.zh.generator.TAIL_ENHANCEMENT`). The summary is the entry of
+    :data:`~rooeft.examples.zh.generator.TAIL_ENHANCEMENT`). The summary is the entry of
     ``metadata.json``: ``file``, ``generated``, ``events``, ``expected_events``, ``sum_weights``
     and ``n_eff`` (per column, ``yield`` for ``weight``). Use a seed other than the shipped
     set's (1) for a statistically independent sample.

@@ -1,7 +1,7 @@
 """Seeded generation of the ZH example: weighted signal and background samples and pseudo-data.
 
 **Signal** (``pp -> Zh -> l+l- bb``): the physics is that of spec §3, the exact model weight of
-:mod:`rooeft.zh.model` (optionally times the sampling Jacobian ``ln(s/s_hat)``) over the flat
+:mod:`rooeft.examples.zh.model` (optionally times the sampling Jacobian ``ln(s/s_hat)``) over the flat
 phase space (``s_hat`` flat in ``[(m_h+m_Z)^2, s_hat_hi]``, ``y`` flat in ``[-y_max, y_max]``, the
 angles flat), plus the azimuth ``Phi`` and the isotropic ``h -> bb`` angles for the four-vectors
 (spec §8). How the partonic variables are *drawn* is :attr:`GeneratorConfig.sampling`:
@@ -23,7 +23,7 @@ angles flat), plus the azimuth ``Phi`` and the isotropic ``h -> bb`` angles for 
   almost no cross-section).
 
 ``rooeft generate --tail-enhancement F`` / ``--flat`` select them.
-**Background**: the Z+bb continuum of :mod:`rooeft.zh.background`, drawn from its exact density
+**Background**: the Z+bb continuum of :mod:`rooeft.examples.zh.background`, drawn from its exact density
 (unit weights before normalisation), no EFT dependence.
 
 **Detector** (:class:`Detector`): leptons and b-jets are massless; their energies are smeared
@@ -35,9 +35,9 @@ with Gaussian resolutions (directions kept)
 (``(+)`` = sum in quadrature; smeared energies are truncated below at 5 % of the true energy),
 then the acceptance ``pT(l) > 20 GeV``, ``|eta(l)| < 2.5``, ``pT(b) > 25 GeV``, ``|eta(b)| < 2.5``
 is required for all four objects. Events failing it are not written. b-tagging is a weight:
-``eps_b^2 SF(b1) SF(b2)`` with ``eps_b = 0.70`` and the scale factor of :mod:`rooeft.zh.btag`.
+``eps_b^2 SF(b1) SF(b2)`` with ``eps_b = 0.70`` and the scale factor of :mod:`rooeft.examples.zh.btag`.
 The features are recomputed from the reconstructed objects
-(:func:`rooeft.zh.kinematics.reconstruct`); the generated partonic values stay available as
+(:func:`rooeft.examples.zh.kinematics.reconstruct`); the generated partonic values stay available as
 ``truth_*`` columns.
 
 **Normalisation** (weights = expected events at ``luminosity``, default 300/fb):
@@ -58,7 +58,7 @@ The luminosity uncertainty, 2 % (:data:`LUMI_UNCERTAINTY`), is a normalisation (
 systematic for the configuration; it has no branch.
 
 **Columns** (:func:`generate_chunks`): the reconstructed features
-(:data:`rooeft.zh.kinematics.RECO_FEATURES`, float32), ``weight`` (float64), for signal the
+(:data:`rooeft.examples.zh.kinematics.RECO_FEATURES`, float32), ``weight`` (float64), for signal the
 structure constants ``w_sm, w_cHQ3, ..., w_cHWtil_cHWtil`` (canonical order),
 ``weight_btagUp``/``weight_btagDown`` (all weights float32 by default, like NanoAOD's
 ``genWeight``; ``GeneratorConfig(weight_dtype="float64")`` keeps double precision), and truth:
@@ -91,12 +91,21 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from rooeft.examples.zh import background, btag
+from rooeft.examples.zh.kinematics import RECO_FEATURES, final_state, reconstruct
+from rooeft.examples.zh.kinematics import eta as _eta
+from rooeft.examples.zh.kinematics import pt as _pt
+from rooeft.examples.zh.model import (
+    COEFFICIENTS,
+    MH,
+    S_HAT_HI,
+    S_HAT_MIN,
+    features,
+    structure_constants,
+    weights,
+    y_max,
+)
 from rooeft.samples.naming import structure_constant_branches
-from rooeft.zh import background, btag
-from rooeft.zh.kinematics import RECO_FEATURES, final_state, reconstruct
-from rooeft.zh.kinematics import eta as _eta
-from rooeft.zh.kinematics import pt as _pt
-from rooeft.zh.model import COEFFICIENTS, MH, S_HAT_HI, S_HAT_MIN, features, structure_constants, weights, y_max
 
 __all__ = [
     "LUMI_UNCERTAINTY",
@@ -406,7 +415,7 @@ def simulate(
 ) -> tuple[dict[str, F64], npt.NDArray[np.bool_]]:
     """Four-vectors, smearing, acceptance and reconstruction; returns ``(reco, passed)``.
 
-    ``reco`` holds :data:`~rooeft.zh.kinematics.RECO_FEATURES` for all events (values of failing
+    ``reco`` holds :data:`~rooeft.examples.zh.kinematics.RECO_FEATURES` for all events (values of failing
     events are meaningless), ``passed`` the acceptance mask.
     """
     lm, lp, b, bbar = final_state(

@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from rooeft.zh.model import FEATURES, MH, MZ, angular_features, momentum
+from rooeft.examples.zh.model import FEATURES, MH, MZ, angular_features, momentum
 
 __all__ = [
     "RECO_FEATURES",
