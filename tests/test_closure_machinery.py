@@ -65,7 +65,7 @@ def test_exact_ratio_gives_the_analytic_interval(bench: ModuleType, n: float) ->
     _, _, iv = bench.scan_interval(q_of)
     for key, level in (("68", 1.0), ("95", 3.84)):
         half = _unbinned_half_width(n, level)
-        (lo, hi), = iv["intervals"][key]
+        ((lo, hi),) = iv["intervals"][key]
         assert lo == pytest.approx(-half, rel=2e-4)
         assert hi == pytest.approx(half, rel=2e-4)
         assert iv["width"][key] == pytest.approx(2 * half, rel=2e-4)

@@ -27,15 +27,10 @@ def _run(path: Path, poi: str, points: int, lo: float, hi: float) -> tuple[dict[
         timeout=120,
     )
     assert out.returncode == 0, out.stdout + out.stderr
-    table = {
-        float(m.group(1)): float(m.group(2))
-        for m in re.finditer(r"^\s*(\S+)\s+(\S+)\s+0$", out.stdout, re.M)
-    }
+    table = {float(m.group(1)): float(m.group(2)) for m in re.finditer(r"^\s*(\S+)\s+(\S+)\s+0$", out.stdout, re.M)}
     intervals: dict[str, list] = {}
     for m in re.finditer(r"^(68|95)% CL \(2\*deltaNLL < \S+\): (.*)$", out.stdout, re.M):
-        intervals[m.group(1)] = [
-            (float(a), float(b)) for a, b in re.findall(r"\[(\S+), (\S+)\]", m.group(2))
-        ]
+        intervals[m.group(1)] = [(float(a), float(b)) for a, b in re.findall(r"\[(\S+), (\S+)\]", m.group(2))]
     assert len(table) == points and set(intervals) == {"68", "95"}, out.stdout
     return table, intervals
 
@@ -70,12 +65,14 @@ def test_macro_scan_profiles_the_other_poi(ROOT: Any, tmp_path: Path) -> None:
     edges = [0.0, 1.0, 2.0, 3.0, 4.0]
     nom = np.array([50.0, 40.0, 25.0, 10.0])
     # per bin: [1, c1, c2, c1², c1c2, c2²]
-    terms = np.array([
-        [1.0, 0.3, 0.1, 0.05, 0.02, 0.04],
-        [1.0, 0.5, -0.2, 0.1, 0.05, 0.08],
-        [1.0, 0.8, 0.3, 0.3, 0.1, 0.2],
-        [1.0, 1.2, -0.4, 0.7, 0.2, 0.5],
-    ])
+    terms = np.array(
+        [
+            [1.0, 0.3, 0.1, 0.05, 0.02, 0.04],
+            [1.0, 0.5, -0.2, 0.1, 0.05, 0.08],
+            [1.0, 0.8, 0.3, 0.3, 0.1, 0.2],
+            [1.0, 1.2, -0.4, 0.7, 0.2, 0.5],
+        ]
+    )
     bkg = np.array([80.0, 40.0, 15.0, 5.0])
     data = np.round(nom * (terms @ np.array([1.0, 0.2, -0.1, 0.04, -0.02, 0.01])) + bkg + np.array([3, -4, 2, 1]))
     path = binned_workspace(

@@ -84,7 +84,11 @@ def H(values: np.ndarray) -> hist.Hist:
 def scan1d(label: str, centre: float, sigma: float, *, asimov: bool = False, poi: str = "cHW") -> dict[str, Any]:
     xs = np.linspace(-2, 2, 41)
     return {
-        "kind": "scan1d", "poi": poi, "profiled": True, "asimov": asimov, "label": label,
+        "kind": "scan1d",
+        "poi": poi,
+        "profiled": True,
+        "asimov": asimov,
+        "label": label,
         "bestfit": {poi: centre, "nll": 10.0},
         "points": [{poi: float(x), "deltaNLL": float(0.5 * ((x - centre) / sigma) ** 2), "status": 0} for x in xs],
         "intervals": {"68": [[centre - sigma, centre + sigma]], "95": [[centre - 1.96 * sigma, centre + 1.96 * sigma]]},
@@ -97,24 +101,70 @@ def scan2d(label: str, sx: float, sy: float, rho: float = 0.0) -> dict[str, Any]
         for b in np.linspace(-3, 3, 21):
             q = (a * a / sx**2 + b * b / sy**2 - 2 * rho * a * b / (sx * sy)) / (1 - rho * rho)
             pts.append({"cHW": float(a), "cHWtil": float(b), "deltaNLL": 0.5 * float(q), "status": 0})
-    return {"kind": "scan2d", "pois": ["cHW", "cHWtil"], "profiled": False, "asimov": True, "label": label,
-            "bestfit": {"cHW": 0.0, "cHWtil": 0.0, "nll": 1.0}, "points": pts}
+    return {
+        "kind": "scan2d",
+        "pois": ["cHW", "cHWtil"],
+        "profiled": False,
+        "asimov": True,
+        "label": label,
+        "bestfit": {"cHW": 0.0, "cHWtil": 0.0, "nll": 1.0},
+        "points": pts,
+    }
 
 
 def fit_result(rng: np.random.Generator, n: int = 6) -> dict[str, Any]:
     params: dict[str, Any] = {
-        "cHW": {"value": 0.1, "error": 0.2, "error_lo": -0.2, "error_hi": 0.2, "prefit": 0.0, "prefit_error": 0.0,
-                "constrained": False, "poi": True},
-        "mu_bkg": {"value": 1.1, "error": 0.1, "error_lo": -0.1, "error_hi": 0.1, "prefit": 1.0,
-                   "prefit_error": 0.0, "constrained": False, "poi": False},
+        "cHW": {
+            "value": 0.1,
+            "error": 0.2,
+            "error_lo": -0.2,
+            "error_hi": 0.2,
+            "prefit": 0.0,
+            "prefit_error": 0.0,
+            "constrained": False,
+            "poi": True,
+        },
+        "mu_bkg": {
+            "value": 1.1,
+            "error": 0.1,
+            "error_lo": -0.1,
+            "error_hi": 0.1,
+            "prefit": 1.0,
+            "prefit_error": 0.0,
+            "constrained": False,
+            "poi": False,
+        },
     }
     for i in range(n):
-        params[f"nu{i}"] = {"value": 0.25 * (i - 2), "error": 0.5 + 0.05 * i, "error_lo": 0.0, "error_hi": 0.0,
-                            "prefit": 0.0, "prefit_error": 1.0, "constrained": True, "poi": False}
-    params["lumi"] = {"value": 0.02, "error": 0.01, "error_lo": -0.008, "error_hi": 0.012, "prefit": 0.0,
-                      "prefit_error": 0.02, "constrained": True, "poi": False}
-    return {"kind": "fit", "status": 0, "cov_quality": 3, "min_nll": 1.0, "asimov": False, "parameters": params,
-            "correlation": {"names": list(params), "matrix": np.eye(len(params)).tolist()}}
+        params[f"nu{i}"] = {
+            "value": 0.25 * (i - 2),
+            "error": 0.5 + 0.05 * i,
+            "error_lo": 0.0,
+            "error_hi": 0.0,
+            "prefit": 0.0,
+            "prefit_error": 1.0,
+            "constrained": True,
+            "poi": False,
+        }
+    params["lumi"] = {
+        "value": 0.02,
+        "error": 0.01,
+        "error_lo": -0.008,
+        "error_hi": 0.012,
+        "prefit": 0.0,
+        "prefit_error": 0.02,
+        "constrained": True,
+        "poi": False,
+    }
+    return {
+        "kind": "fit",
+        "status": 0,
+        "cov_quality": 3,
+        "min_nll": 1.0,
+        "asimov": False,
+        "parameters": params,
+        "correlation": {"names": list(params), "matrix": np.eye(len(params)).tolist()},
+    }
 
 
 # ----------------------------------------------------------------------------- save_figure
@@ -223,9 +273,16 @@ def test_closure_errors() -> None:
 
 def test_loss_curves(tmp_path: Path) -> None:
     epochs = np.arange(1, 21)
-    history = {"train_loss": list(1 / epochs + 0.1), "val_loss": list(1.1 / epochs + 0.12),
-               "learning_rate": [1e-3] * 10 + [1e-4] * 10, "best_epoch": 17, "best_val_loss": 0.18,
-               "stopped_early": False, "seconds": 3.0, "epochs": 20}
+    history = {
+        "train_loss": list(1 / epochs + 0.1),
+        "val_loss": list(1.1 / epochs + 0.12),
+        "learning_rate": [1e-3] * 10 + [1e-4] * 10,
+        "best_epoch": 17,
+        "best_val_loss": 0.18,
+        "stopped_early": False,
+        "seconds": 3.0,
+        "epochs": 20,
+    }
     fig = plot_loss_curves(history=history)
     ax, lax = fig.axes
     assert ax.get_yscale() == "log" and lax.get_yscale() == "log"
@@ -245,8 +302,12 @@ def test_loss_curves(tmp_path: Path) -> None:
 
 
 def test_scan1d(tmp_path: Path) -> None:
-    fig = plot_scan1d(scans=[scan1d("observed", 0.2, 0.5), scan1d("expected", 0.0, 0.6, asimov=True)],
-                      shade_intervals=True, lumi=300, poi_label="cHW (Λ = 1 TeV)")
+    fig = plot_scan1d(
+        scans=[scan1d("observed", 0.2, 0.5), scan1d("expected", 0.0, 0.6, asimov=True)],
+        shade_intervals=True,
+        lumi=300,
+        poi_label="cHW (Λ = 1 TeV)",
+    )
     (ax,) = fig.axes
     assert sorted(horizontal_lines(ax)) == [1.0, 3.84]
     assert {" 68%", " 95%"} <= set(all_texts(fig))
@@ -332,8 +393,9 @@ def test_pulls(tmp_path: Path) -> None:
     ax, iax = fig.axes
     assert [t.get_text() for t in ax.get_yticklabels()][-1] == "lumi"  # largest impact on top
     assert iax.get_xlabel() == "impact on cHW"
-    assert {"+1σ impact", "−1σ impact"} <= {t.replace("$", "").replace(r"\sigma", "σ").replace("-", "−")
-                                            for t in legend_texts(fig)}
+    assert {"+1σ impact", "−1σ impact"} <= {
+        t.replace("$", "").replace(r"\sigma", "σ").replace("-", "−") for t in legend_texts(fig)
+    }
     check_outputs(fig, tmp_path / "pulls_impacts")
     fig = plot_impacts(impacts=impacts, poi="cHW", max_parameters=3)
     assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["nu4", "nu5", "lumi"]
@@ -356,13 +418,18 @@ def test_pulls_errors() -> None:
 def test_corner(tmp_path: Path) -> None:
     rng = np.random.default_rng(5)
     samples = rng.multivariate_normal([0.1, -0.2, 0.0], np.diag([0.04, 0.09, 0.01]), size=8000)
-    fig = plot_corner(samples=samples, names=["cHW", "cHWtil", "cHB"],
-                      intervals={"cHW": {"68": [[-0.1, 0.3]], "95": [[-0.3, 0.5]]}}, truths={"cHW": 0.0})
+    fig = plot_corner(
+        samples=samples,
+        names=["cHW", "cHWtil", "cHB"],
+        intervals={"cHW": {"68": [[-0.1, 0.3]], "95": [[-0.3, 0.5]]}},
+        truths={"cHW": 0.0},
+    )
     assert len(fig.axes) == 9
     assert sum(not ax.axison for ax in fig.axes) == 3  # upper triangle hidden
     diag0 = fig.axes[0]
-    spans = sorted((round(p.get_x(), 6), round(p.get_x() + p.get_width(), 6)) for p in diag0.patches
-                   if p.get_alpha() == 0.35)
+    spans = sorted(
+        (round(p.get_x(), 6), round(p.get_x() + p.get_width(), 6)) for p in diag0.patches if p.get_alpha() == 0.35
+    )
     assert spans == [(-0.3, 0.5), (-0.1, 0.3)]
     assert diag0.get_title().startswith("cHW = $0.1")
     assert any(isinstance(c, ContourSet) for c in fig.axes[3].collections)
@@ -382,9 +449,14 @@ def test_corner(tmp_path: Path) -> None:
 
 def test_toys(tmp_path: Path) -> None:
     rng = np.random.default_rng(6)
-    toys = {"kind": "toys", "truth": {"cHW": 0.0, "cHWtil": 0.5}, "n_toys": 300, "fits": [],
-            "coverage": {"cHW": {"68": 0.69, "95": 0.95, "n": 300}, "cHWtil": {"68": 0.64, "95": 0.93, "n": 300}},
-            "pulls": {"cHW": rng.normal(size=300).tolist(), "cHWtil": [*rng.normal(0.2, 1.1, 299).tolist(), None]}}
+    toys = {
+        "kind": "toys",
+        "truth": {"cHW": 0.0, "cHWtil": 0.5},
+        "n_toys": 300,
+        "fits": [],
+        "coverage": {"cHW": {"68": 0.69, "95": 0.95, "n": 300}, "cHWtil": {"68": 0.64, "95": 0.93, "n": 300}},
+        "pulls": {"cHW": rng.normal(size=300).tolist(), "cHWtil": [*rng.normal(0.2, 1.1, 299).tolist(), None]},
+    }
     fig = plot_toy_pulls(toys=toys)
     titles = [ax.get_title().split("\n") for ax in fig.axes[:2]]
     assert [t[0] for t in titles] == ["cHW (true 0)", "cHWtil (true 0.5)"]

@@ -47,8 +47,18 @@ def test_phase_space_numbers() -> None:
 
 
 def test_single_point_unit_luminosity_u() -> None:
-    expected = [4.062199e-08, 7.084778e-07, 4.587593e-08, 2.022291e-08, 3.702738e-06,
-                4.789768e-07, 2.111413e-07, 7.255228e-08, 7.021976e-08, 6.674012e-08]
+    expected = [
+        4.062199e-08,
+        7.084778e-07,
+        4.587593e-08,
+        2.022291e-08,
+        3.702738e-06,
+        4.789768e-07,
+        2.111413e-07,
+        7.255228e-08,
+        7.021976e-08,
+        6.674012e-08,
+    ]
     np.testing.assert_allclose(_one(POINT, pdfs=UNIT, flavours=("u",)), expected, rtol=1e-6)
 
 
@@ -62,8 +72,18 @@ def test_single_point_chebyshev_pdfs() -> None:
 
 
 def test_single_point_table_pdfs(tables: TablePDF) -> None:
-    expected = [1.230441e-06, 2.083665e-05, 1.299153e-06, 5.455164e-07, 9.852885e-05,
-                1.226028e-05, 5.138570e-06, 1.914355e-06, 1.870622e-06, 1.772447e-06]
+    expected = [
+        1.230441e-06,
+        2.083665e-05,
+        1.299153e-06,
+        5.455164e-07,
+        9.852885e-05,
+        1.226028e-05,
+        5.138570e-06,
+        1.914355e-06,
+        1.870622e-06,
+        1.772447e-06,
+    ]
     np.testing.assert_allclose(_one(POINT, pdfs=tables), expected, rtol=1e-6)
 
 
@@ -99,8 +119,9 @@ def _angle_integrated(flavour: str, sqrt_s_hat: float) -> np.ndarray:
     w = np.meshgrid(wts, wts, np.full(n_phi, 2.0 * np.pi / n_phi), indexing="ij")
     weight = (w[0] * w[1] * w[2]).ravel()
     n = weight.size
-    sc = structure_constants(np.full(n, sqrt_s_hat), np.zeros(n), c.ravel(), ph.ravel(), ch.ravel(),
-                             pdfs=UNIT, flavours=(flavour,))
+    sc = structure_constants(
+        np.full(n, sqrt_s_hat), np.zeros(n), c.ravel(), ph.ravel(), ch.ravel(), pdfs=UNIT, flavours=(flavour,)
+    )
     return weight @ sc
 
 

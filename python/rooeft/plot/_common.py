@@ -107,8 +107,9 @@ def experiment_label(
     mplhep.label.exp_label(exp=exp, llabel=llabel, lumi=lumi, com=com, ax=ax, data=False)
 
 
-def save_figure(fig: Figure, path_stem: str | os.PathLike[str], formats: Sequence[str] = ("png", "pdf"), *,
-                dpi: float = 100) -> list[Path]:
+def save_figure(
+    fig: Figure, path_stem: str | os.PathLike[str], formats: Sequence[str] = ("png", "pdf"), *, dpi: float = 100
+) -> list[Path]:
     """Write ``<path_stem>.<fmt>`` for every format, each atomically (:func:`rooeft.safeio.atomic_write`).
 
     Parameters

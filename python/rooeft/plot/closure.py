@@ -71,11 +71,27 @@ def plot_closure(
         if weights.shape != (learned.shape[0],):
             raise PlotError(f"plot_closure: weights shape {weights.shape}, expected ({learned.shape[0]},)")
     with style():
-        fig, axes = new_figure(nrows=2, ncols=n_terms, figsize=(6.5 * n_terms + 1, 11), squeeze=False,
-                               layout="constrained", gridspec_kw={"height_ratios": (3, 2)})
+        fig, axes = new_figure(
+            nrows=2,
+            ncols=n_terms,
+            figsize=(6.5 * n_terms + 1, 11),
+            squeeze=False,
+            layout="constrained",
+            gridspec_kw={"height_ratios": (3, 2)},
+        )
         for t in range(n_terms):
-            _one_term(axes[0, t], axes[1, t], learned[:, t], true[:, t], labels[t], weights, quantity, bins,
-                      quantiles, error_range)
+            _one_term(
+                axes[0, t],
+                axes[1, t],
+                learned[:, t],
+                true[:, t],
+                labels[t],
+                weights,
+                quantity,
+                bins,
+                quantiles,
+                error_range,
+            )
     return fig
 
 
@@ -105,8 +121,7 @@ def _one_term(
     norm = None
     if positive.size and positive.max() > positive.min():
         norm = LogNorm(vmin=positive.min(), vmax=positive.max())
-    mesh = ax.pcolormesh(xe, ye, np.where(counts > 0, counts, np.nan).T, norm=norm, cmap="viridis",
-                         rasterized=True)
+    mesh = ax.pcolormesh(xe, ye, np.where(counts > 0, counts, np.nan).T, norm=norm, cmap="viridis", rasterized=True)
     ax.plot([lo, hi], [lo, hi], color="red", lw=1.5, ls="--", label="learned = true")
     ax.set_xlim(lo, hi)
     ax.set_ylim(lo, hi)
@@ -124,16 +139,32 @@ def _one_term(
         return
     qs = np.quantile(rel, quantiles)
     half = error_range if error_range is not None else float(max(abs(qs[0]), abs(qs[-1]), 1e-6)) * 2.0
-    eax.hist(np.clip(rel, -half, half), bins=bins, range=(-half, half), weights=wr, histtype="stepfilled",
-             color="#3f90da", alpha=0.7)
+    eax.hist(
+        np.clip(rel, -half, half),
+        bins=bins,
+        range=(-half, half),
+        weights=wr,
+        histtype="stepfilled",
+        color="#3f90da",
+        alpha=0.7,
+    )
     for q, v in zip(quantiles, qs, strict=True):
         eax.axvline(v, color="black", ls="-" if q == 0.5 else ("--" if 0.1 < q < 0.9 else ":"), lw=1)
     text = "\n".join(f"q{100 * q:g}: {v:+.2e}" for q, v in zip(quantiles, qs, strict=True))
     dropped = int((~nonzero).sum())
     if dropped:
         text += f"\n({dropped} with true = 0 left out)"
-    eax.text(0.97, 0.95, text, transform=eax.transAxes, ha="right", va="top", fontsize="x-small", family="monospace",
-             bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none"})
+    eax.text(
+        0.97,
+        0.95,
+        text,
+        transform=eax.transAxes,
+        ha="right",
+        va="top",
+        fontsize="x-small",
+        family="monospace",
+        bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none"},
+    )
     eax.set_ylim(0, eax.get_ylim()[1] * 1.9)
     eax.set_xlim(-half, half)
     q_l, q_t = rf"{quantity}_{{\mathrm{{learned}}}}", rf"{quantity}_{{\mathrm{{true}}}}"

@@ -30,8 +30,9 @@ def _points(scan: Mapping[str, Any]) -> tuple[tuple[str, str], np.ndarray, np.nd
         y = np.array([float(p[b]) for p in points])
         d = np.array([float(p["deltaNLL"]) for p in points])
     except (KeyError, TypeError, ValueError) as err:
-        raise PlotError(f"scan2d result for ({a}, {b}): every point needs numeric {a!r}, {b!r}, 'deltaNLL' "
-                        f"({err})") from None
+        raise PlotError(
+            f"scan2d result for ({a}, {b}): every point needs numeric {a!r}, {b!r}, 'deltaNLL' ({err})"
+        ) from None
     ok = np.array([p.get("status", 0) in (0, None) for p in points])
     keep = np.isfinite(x) & np.isfinite(y) & np.isfinite(d) & ok
     if keep.sum() < 4:
@@ -67,8 +68,7 @@ def scan2d_grid(
     X, Y = np.meshgrid(gx, gy)
     # interpolate in coordinates scaled to the unit square (the parameters may differ in scale)
     sx, sy = np.ptp(x), np.ptp(y)
-    Z = griddata(((x - x.min()) / sx, (y - y.min()) / sy), z, ((X - x.min()) / sx, (Y - y.min()) / sy),
-                 method=method)
+    Z = griddata(((x - x.min()) / sx, (y - y.min()) / sy), z, ((X - x.min()) / sx, (Y - y.min()) / sy), method=method)
     return X, Y, np.asarray(Z, dtype=float)
 
 

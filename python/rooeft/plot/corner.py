@@ -113,8 +113,9 @@ def plot_corner(
     size = max(4.0 * d, 9.0)
     band_colors = {"68": "#3f90da", "95": "#92dadd"}
     with style():
-        fig, axes = new_figure(nrows=d, ncols=d, figsize=(size, size), squeeze=False,
-                               gridspec_kw={"hspace": 0.06, "wspace": 0.06})
+        fig, axes = new_figure(
+            nrows=d, ncols=d, figsize=(size, size), squeeze=False, gridspec_kw={"hspace": 0.06, "wspace": 0.06}
+        )
         for r in range(d):
             for c in range(d):
                 ax = axes[r, c]
@@ -122,8 +123,16 @@ def plot_corner(
                     ax.set_axis_off()
                     continue
                 if r == c:
-                    ax.hist(x[:, c], bins=bins, range=lims[c], weights=w, histtype="step", color="black", lw=1.5,
-                            density=True)
+                    ax.hist(
+                        x[:, c],
+                        bins=bins,
+                        range=lims[c],
+                        weights=w,
+                        histtype="step",
+                        color="black",
+                        lw=1.5,
+                        density=True,
+                    )
                     for cl in ("95", "68"):
                         for lo, hi in ivals.get(names[c], {}).get(cl, []):
                             ax.axvspan(lo, hi, color=band_colors.get(cl, "grey"), alpha=0.35, lw=0, zorder=0)
@@ -154,8 +163,10 @@ def plot_corner(
                     ax.set_ylabel(names[r])
                 elif c > 0:
                     ax.tick_params(labelleft=False)
-        handles: list[Any] = [Line2D([], [], color="black", lw=1.5, label="posterior"),
-                              Line2D([], [], color="black", ls="--", lw=1, label="16/50/84% quantiles")]
+        handles: list[Any] = [
+            Line2D([], [], color="black", lw=1.5, label="posterior"),
+            Line2D([], [], color="black", ls="--", lw=1, label="16/50/84% quantiles"),
+        ]
         if d > 1:
             masses = ", ".join(f"{100 * m:g}%" for m in credible_masses)
             handles.append(Line2D([], [], color=COLORS[0], lw=1.5, label=f"{masses} credible"))

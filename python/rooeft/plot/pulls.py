@@ -51,8 +51,9 @@ def fit_pulls(fit: Mapping[str, Any], *, include: Sequence[str] | None = None) -
             value, error = float(p["value"]), float(p["error"])
             prefit, sigma = float(p["prefit"]), float(p["prefit_error"])
         except (KeyError, TypeError, ValueError) as err:
-            raise PlotError(f"fit result: parameter {name!r} needs numeric value, error, prefit, prefit_error "
-                            f"({err})") from None
+            raise PlotError(
+                f"fit result: parameter {name!r} needs numeric value, error, prefit, prefit_error ({err})"
+            ) from None
         if not sigma > 0:
             raise PlotError(f"fit result: constrained parameter {name!r} has prefit_error {sigma} (must be > 0)")
         lo = abs(p["error_lo"]) if is_number(p.get("error_lo")) and p["error_lo"] != 0 else error
@@ -132,8 +133,9 @@ def plot_pulls(
     height = max(4.0, 1.6 + 0.38 * len(pulls))
     with style():
         if imp is not None:
-            fig, (ax, iax) = new_figure(ncols=2, sharey=True, figsize=(14, height), layout="constrained",
-                                        gridspec_kw={"width_ratios": (3, 2)})
+            fig, (ax, iax) = new_figure(
+                ncols=2, sharey=True, figsize=(14, height), layout="constrained", gridspec_kw={"width_ratios": (3, 2)}
+            )
         else:
             fig, ax = new_figure(figsize=(9, height), layout="constrained")
             iax = None

@@ -125,25 +125,51 @@ def plot_templates(
     centres = 0.5 * (edges[1:] + edges[:-1])
     with style():
         if ratio:
-            fig, (ax, rax) = new_figure(nrows=2, sharex=True, figsize=(10, 10),
-                                        gridspec_kw={"height_ratios": (3, 1), "hspace": 0.06})
+            fig, (ax, rax) = new_figure(
+                nrows=2, sharex=True, figsize=(10, 10), gridspec_kw={"height_ratios": (3, 1), "hspace": 0.06}
+            )
         else:
             fig, ax = new_figure(figsize=(10, 8))
             rax = None
         names = list(contents)
         fill_colors = [COLORS[(i + 3) % len(COLORS)] for i in range(len(names))]
-        mplhep.histplot([contents[n] for n in names], edges, stack=True, histtype="fill", label=names,
-                        color=fill_colors, ax=ax, flow="none")
+        mplhep.histplot(
+            [contents[n] for n in names],
+            edges,
+            stack=True,
+            histtype="fill",
+            label=names,
+            color=fill_colors,
+            ax=ax,
+            flow="none",
+        )
         mplhep.histplot(total, edges, histtype="step", color="black", lw=1.2, ax=ax, flow="none")
         line_colors = [COLORS[i % 3] for i in range(len(var_values))]
         styles = ("--", "-.", ":", (0, (5, 1, 1, 1)))
         for i, (label, values) in enumerate(var_values.items()):
-            mplhep.histplot(values, edges, histtype="step", label=label, color=line_colors[i],
-                            ls=styles[i % len(styles)], lw=2, ax=ax, flow="none")
+            mplhep.histplot(
+                values,
+                edges,
+                histtype="step",
+                label=label,
+                color=line_colors[i],
+                ls=styles[i % len(styles)],
+                lw=2,
+                ax=ax,
+                flow="none",
+            )
         if data_values is not None:
             lo, hi = poisson_interval(data_values)
-            ax.errorbar(centres, data_values, yerr=(data_values - lo, hi - data_values), fmt="o", color="black",
-                        ms=5, label="Data", zorder=5)
+            ax.errorbar(
+                centres,
+                data_values,
+                yerr=(data_values - lo, hi - data_values),
+                fmt="o",
+                color="black",
+                ms=5,
+                label="Data",
+                zorder=5,
+            )
         ax.set_ylabel(ylabel)
         if logy:
             ax.set_yscale("log")
@@ -160,12 +186,26 @@ def plot_templates(
             safe = np.where(total > 0, total, np.nan)
             rax.axhline(1.0, color="black", lw=1)
             for i, (_label, values) in enumerate(var_values.items()):
-                mplhep.histplot(values / safe, edges, histtype="step", color=line_colors[i],
-                                ls=styles[i % len(styles)], lw=2, ax=rax, flow="none")
+                mplhep.histplot(
+                    values / safe,
+                    edges,
+                    histtype="step",
+                    color=line_colors[i],
+                    ls=styles[i % len(styles)],
+                    lw=2,
+                    ax=rax,
+                    flow="none",
+                )
             if data_values is not None:
                 lo, hi = poisson_interval(data_values)
-                rax.errorbar(centres, data_values / safe, yerr=((data_values - lo) / safe, (hi - data_values) / safe),
-                             fmt="o", color="black", ms=5)
+                rax.errorbar(
+                    centres,
+                    data_values / safe,
+                    yerr=((data_values - lo) / safe, (hi - data_values) / safe),
+                    fmt="o",
+                    color="black",
+                    ms=5,
+                )
             rax.set_ylabel("Ratio / SM")
             rax.set_xlabel(label)
             if ratio_range is not None:

@@ -54,11 +54,13 @@ def plot_loss_curves(
     else:
         runs = {str(k): v for k, v in history.items()}
     if not runs or any(not isinstance(v, Mapping) or "train_loss" not in v for v in runs.values()):
-        raise PlotError("plot_loss_curves: expected a loss history with 'train_loss' and 'val_loss' "
-                        "(or a mapping label -> history)")
+        raise PlotError(
+            "plot_loss_curves: expected a loss history with 'train_loss' and 'val_loss' (or a mapping label -> history)"
+        )
     with style():
-        fig, (ax, lax) = new_figure(nrows=2, sharex=True, figsize=(10, 9), layout="constrained",
-                                    gridspec_kw={"height_ratios": (3, 1)})
+        fig, (ax, lax) = new_figure(
+            nrows=2, sharex=True, figsize=(10, 9), layout="constrained", gridspec_kw={"height_ratios": (3, 1)}
+        )
         all_losses: list[float] = []
         any_lr = False
         for i, (label, h) in enumerate(runs.items()):
@@ -75,8 +77,15 @@ def plot_loss_curves(
             best = h.get("best_epoch", -1)
             if isinstance(best, int) and 0 <= best < val.size:
                 ax.axvline(best + 1, color=color, ls=":", lw=1)
-                ax.plot([best + 1], [val[best]], marker="*", ms=14, color=color, ls="none",
-                        label=f"{prefix}best epoch {best + 1}")
+                ax.plot(
+                    [best + 1],
+                    [val[best]],
+                    marker="*",
+                    ms=14,
+                    color=color,
+                    ls="none",
+                    label=f"{prefix}best epoch {best + 1}",
+                )
             if lr.size:
                 any_lr = True
                 lax.plot(np.arange(1, lr.size + 1), lr, color=color, drawstyle="steps-mid")

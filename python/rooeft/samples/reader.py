@@ -49,7 +49,6 @@ F64 = npt.NDArray[np.float64]
 Array = npt.NDArray[Any]
 
 
-
 # ---------------------------------------------------------------------------------------- setup
 def _config(config: SampleConfig | None, options: Mapping[str, Any]) -> SampleConfig:
     cfg = config if config is not None else SampleConfig()
@@ -369,9 +368,7 @@ def _iter_arrays(paths: list[Path], plan: _Plan, cfg: SampleConfig) -> Iterator[
             raw: dict[str, Any] = {}
             for b in used:
                 try:
-                    raw[b] = tree[b].array(
-                        entry_start=start, entry_stop=stop, library="ak" if b in raw_only else "np"
-                    )
+                    raw[b] = tree[b].array(entry_start=start, entry_stop=stop, library="ak" if b in raw_only else "np")
                 except Exception as exc:  # truncated or corrupt baskets surface as many exception types
                     raise SampleError(
                         f"cannot read entries {start}-{stop} ({type(exc).__name__}: {exc}); the file may be "

@@ -79,8 +79,9 @@ def correction_json() -> str:
             edges=list(ABSETA_EDGES),
             flow="clamp",
             content=[
-                cs.Binning(nodetype="binning", input="pt", edges=list(PT_EDGES), content=list(map(float, row)),
-                           flow="clamp")
+                cs.Binning(
+                    nodetype="binning", input="pt", edges=list(PT_EDGES), content=list(map(float, row)), flow="clamp"
+                )
                 for row in values
             ],
         )

@@ -90,9 +90,10 @@ def write_root(
     import uproot
 
     target = Path(path)
-    with atomic_path(target, overwrite=overwrite, inputs=inputs) as tmp, uproot.recreate(
-        tmp, compression=uproot.ZLIB(compression_level)
-    ) as file:
+    with (
+        atomic_path(target, overwrite=overwrite, inputs=inputs) as tmp,
+        uproot.recreate(tmp, compression=uproot.ZLIB(compression_level)) as file,
+    ):
         written = None
         for chunk in chunks:
             arrays = {name: np.ascontiguousarray(values) for name, values in chunk.items()}

@@ -160,8 +160,10 @@ def final_state(
     """
     rs = np.atleast_1d(np.asarray(sqrt_s_hat, dtype=np.float64))
     n = rs.size
-    arrays = [np.broadcast_to(np.asarray(a, dtype=np.float64), (n,)) for a in
-              (y, cos_theta, phi_hat, cos_theta_hat, Phi, cos_theta_b, phi_b, m_bb)]
+    arrays = [
+        np.broadcast_to(np.asarray(a, dtype=np.float64), (n,))
+        for a in (y, cos_theta, phi_hat, cos_theta_hat, Phi, cos_theta_b, phi_b, m_bb)
+    ]
     y_, c, ph, ch, big_phi, cb, pb, mbb = arrays
     omega, k = momentum(rs, mbb)
     s = np.sqrt(np.clip(1 - c * c, 0, None))

@@ -314,9 +314,7 @@ class TablePDF:
             self._tables[name] = (x, f)
 
     @classmethod
-    def from_directory(
-        cls, directory: str | Path, interpolation: Literal["nodes", "centres"] = "nodes"
-    ) -> TablePDF:
+    def from_directory(cls, directory: str | Path, interpolation: Literal["nodes", "centres"] = "nodes") -> TablePDF:
         """Read the ``pdf_<flavour>.txt`` tables (lines ``x,f``) of spec §7.1 from a directory."""
         path = Path(directory)
         tables = {}
