@@ -78,15 +78,15 @@ def prepare(work: Path, n_events: float, log: Path) -> dict[str, Any]:
     n_sig, n_bkg = int(0.6 * n_events / 0.63), int(0.4 * n_events / 0.30)
     if not (sim / "zh_signal.root").exists():
         info["generate_sim_s"] = run(
-            [*exe, "generate", "-o", str(sim), "--n-signal", str(max(20000, n_sig // 5)), "--n-background",
+            [*exe, "generate", "--output-dir", str(sim), "--n-signal", str(max(20000, n_sig // 5)), "--n-background",
              str(max(20000, n_bkg // 5)), "--seed", "1", "--theta", "none", "--luminosity", str(LUMI),
              "--no-progress"],
             log,
         )  # fmt: skip
     if not (data / "zh_signal.root").exists():
         info["generate_data_s"] = run(
-            [*exe, "generate", "-o", str(data), "--n-signal", str(n_sig), "--n-background", str(n_bkg), "--seed",
-             "2", "--theta", "none", "--luminosity", str(LUMI), "--no-progress"],
+            [*exe, "generate", "--output-dir", str(data), "--n-signal", str(n_sig), "--n-background", str(n_bkg),
+             "--seed", "2", "--theta", "none", "--luminosity", str(LUMI), "--no-progress"],
             log,
         )  # fmt: skip
     model = models / "zh.onnx"

@@ -228,7 +228,7 @@ def _nonempty_dir(d: Path, t: Path) -> None:
 
 
 def _plot_once(d: Path, t: Path) -> None:
-    assert main(["plot", str(d / "fit.json"), "-o", str(t / "plots"), "--formats", "png"]) == 0
+    assert main(["plot", str(d / "fit.json"), "--output-dir", str(t / "plots"), "--formats", "png"]) == 0
 
 
 def _existing_generate(d: Path, t: Path) -> None:
@@ -240,15 +240,19 @@ EVIL = "__import__('os').system('touch {t}/PWNED')"
 
 CASES = [
     # ---------------------------------------------------------------------------------- generate
-    Case("generate-negative-events", ["generate", "-o", "{t}/g", "--n-signal", "-5"], 1, ("n-signal",)),
-    Case("generate-negative-seed", ["generate", "-o", "{t}/g", "--seed", "-1"], 1, ("--seed",)),
-    Case("generate-unknown-coefficient", ["generate", "-o", "{t}/g", "--theta", "cXX=1"], 1, ("theta", "cXX")),
-    Case("generate-theta-not-number", ["generate", "-o", "{t}/g", "--theta", "cHW=abc"], 1, ("not a number",)),
-    Case("generate-output-is-file", ["generate", "-o", "{d}/binned.yaml"], 1, ("not a directory",)),
-    Case("generate-chunk-zero", ["generate", "-o", "{t}/g", "--chunk-size", "0"], 1, ("chunk-size",)),
+    Case("generate-negative-events", ["generate", "--output-dir", "{t}/g", "--n-signal", "-5"], 1, ("n-signal",)),
+    Case("generate-negative-seed", ["generate", "--output-dir", "{t}/g", "--seed", "-1"], 1, ("--seed",)),
+    Case(
+        "generate-unknown-coefficient", ["generate", "--output-dir", "{t}/g", "--theta", "cXX=1"], 1, ("theta", "cXX")
+    ),
+    Case(
+        "generate-theta-not-number", ["generate", "--output-dir", "{t}/g", "--theta", "cHW=abc"], 1, ("not a number",)
+    ),
+    Case("generate-output-is-file", ["generate", "--output-dir", "{d}/binned.yaml"], 1, ("not a directory",)),
+    Case("generate-chunk-zero", ["generate", "--output-dir", "{t}/g", "--chunk-size", "0"], 1, ("chunk-size",)),
     Case(
         "generate-existing-outputs",
-        ["generate", "-o", "{t}/gen", "--n-signal", "0", "--n-background", "0", "--theta", "none"],
+        ["generate", "--output-dir", "{t}/gen", "--n-signal", "0", "--n-background", "0", "--theta", "none"],
         1,
         ("exist", "--force"),
         _existing_generate,
@@ -509,45 +513,52 @@ CASES = [
     Case("toys-negative-seed", ["toys", "{d}/ws.root", "--seed", "-1"], 1, ("--seed",)),
     Case("toys-tree-is-workspace", ["toys", "{d}/ws.root", "--tree", "{d}/ws.root"], 1, ("is the input",)),
     # ---------------------------------------------------------------------------------- posterior
-    Case("posterior-missing-workspace", ["posterior", "{t}/none.root", "-o", "{t}/p"], 1, ("does not exist",)),
-    Case("posterior-bad-prior", ["posterior", "{d}/ws.root", "--prior", "cHW=flat", "-o", "{t}/p"], 1, ("flat",)),
-    Case("posterior-output-is-file", ["posterior", "{d}/ws.root", "-o", "{d}/fit.json"], 1, ("is a file",)),
+    Case(
+        "posterior-missing-workspace", ["posterior", "{t}/none.root", "--output-dir", "{t}/p"], 1, ("does not exist",)
+    ),
+    Case(
+        "posterior-bad-prior",
+        ["posterior", "{d}/ws.root", "--prior", "cHW=flat", "--output-dir", "{t}/p"],
+        1,
+        ("flat",),
+    ),
+    Case("posterior-output-is-file", ["posterior", "{d}/ws.root", "--output-dir", "{d}/fit.json"], 1, ("is a file",)),
     Case(
         "posterior-live-points",
-        ["posterior", "{d}/ws.root", "--live-points", "0", "-o", "{t}/p"],
+        ["posterior", "{d}/ws.root", "--live-points", "0", "--output-dir", "{t}/p"],
         1,
         ("--live-points",),
     ),
     Case(
         "posterior-missing-scan",
-        ["posterior", "{d}/ws.root", "--scan", "{t}/s.json", "-o", "{t}/p"],
+        ["posterior", "{d}/ws.root", "--scan", "{t}/s.json", "--output-dir", "{t}/p"],
         1,
         ("does not exist",),
     ),
     # ---------------------------------------------------------------------------------- plot
-    Case("plot-missing-result", ["plot", "{t}/none.json", "-o", "{t}/plots"], 1, ("does not exist",)),
-    Case("plot-not-json", ["plot", "{d}/binned.yaml", "-o", "{t}/plots"], 1, ("binned.yaml",)),
-    Case("plot-no-kind", ["plot", "{d}/nokind.json", "-o", "{t}/plots"], 1, ("nokind.json",)),
-    Case("plot-output-is-input", ["plot", "{d}/fit.json", "-o", "{d}/fit.json"], 1, ("is the input",)),
+    Case("plot-missing-result", ["plot", "{t}/none.json", "--output-dir", "{t}/plots"], 1, ("does not exist",)),
+    Case("plot-not-json", ["plot", "{d}/binned.yaml", "--output-dir", "{t}/plots"], 1, ("binned.yaml",)),
+    Case("plot-no-kind", ["plot", "{d}/nokind.json", "--output-dir", "{t}/plots"], 1, ("nokind.json",)),
+    Case("plot-output-is-input", ["plot", "{d}/fit.json", "--output-dir", "{d}/fit.json"], 1, ("is the input",)),
     Case(
         "plot-existing-figure",
-        ["plot", "{d}/fit.json", "-o", "{t}/plots", "--formats", "png"],
+        ["plot", "{d}/fit.json", "--output-dir", "{t}/plots", "--formats", "png"],
         1,
         ("exists", "--force"),
         _plot_once,
     ),
     # ---------------------------------------------------------------------------------- demo
-    Case("demo-missing-data", ["demo", "--data-dir", "{t}/none", "-o", "{t}/o"], 1, ("not a directory",)),
-    Case("demo-output-is-data", ["demo", "--data-dir", "{d}", "-o", "{d}"], 1, ("lacks",)),
+    Case("demo-missing-data", ["demo", "--data-dir", "{t}/none", "--output-dir", "{t}/o"], 1, ("not a directory",)),
+    Case("demo-output-is-data", ["demo", "--data-dir", "{d}", "--output-dir", "{d}"], 1, ("lacks",)),
     Case(
         "demo-data-without-samples",
-        ["demo", "--data-dir", "{d}/results", "-o", "{t}/o"],
+        ["demo", "--data-dir", "{d}/results", "--output-dir", "{t}/o"],
         1,
         ("lacks", "pseudodata_sm.root"),
     ),
     Case(
         "demo-output-not-empty",
-        ["demo", "--data-dir", str(REPO / "data" / "zh"), "-o", "{t}/out"],
+        ["demo", "--data-dir", str(REPO / "data" / "zh"), "--output-dir", "{t}/out"],
         1,
         ("not empty", "--force"),
         _nonempty_dir,
@@ -773,7 +784,7 @@ def test_interrupted_generate_does_not_block_a_rerun(tmp_path: Path) -> None:
         "-m",
         "rooeft.cli",
         "generate",
-        "-o",
+        "--output-dir",
         str(out),
         "--n-signal",
         "3000000",

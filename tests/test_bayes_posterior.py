@@ -307,7 +307,7 @@ def test_cli_posterior_asimov(workspace: Path, tmp_path: Path, capsys: pytest.Ca
         "3",
         "--scan",
         str(scan),
-        "-o",
+        "--output-dir",
         str(out),
     ]
     assert main(args) == 0
@@ -321,7 +321,7 @@ def test_cli_posterior_asimov(workspace: Path, tmp_path: Path, capsys: pytest.Ca
     lo, hi = d["intervals"]["cHW"]["hdi68"]
     assert lo < 0.5 < hi
     # invalid prior spec: exit code 1 and a clear message
-    assert main(["posterior", str(workspace), "--prior", "cHW=flat", "-o", str(out)]) == 1
+    assert main(["posterior", str(workspace), "--prior", "cHW=flat", "--output-dir", str(out)]) == 1
     assert "unknown prior kind 'flat'" in capsys.readouterr().err
 
 

@@ -42,7 +42,7 @@ def test_cli_dispatch_all_kinds(tmp_path: Path, capsys: pytest.CaptureFixture[st
         write(tmp_path / "zh.loss_history.json", history()),
     ]
     out = tmp_path / "plots"
-    assert main(["plot", *map(str, files), "-o", str(out), "--lumi", "300"]) == 0
+    assert main(["plot", *map(str, files), "--output-dir", str(out), "--lumi", "300"]) == 0
     expected = {"scan1d_cHW", "scan1d_cHB", "contours_cHW_cHWtil", "pulls_fit", "toys_pulls_toys",
                 "toys_coverage_toys", "loss_zh"}
     assert {p.name for p in out.iterdir()} == {f"{s}.{ext}" for s in expected for ext in ("png", "pdf")}
@@ -62,7 +62,7 @@ def test_scans_overlaid_with_labels(tmp_path: Path) -> None:
 
 def test_cli_formats_option(tmp_path: Path) -> None:
     f = write(tmp_path / "fit.json", fit_result(np.random.default_rng(2)))
-    assert main(["plot", str(f), "-o", str(tmp_path / "o"), "--formats", "svg"]) == 0
+    assert main(["plot", str(f), "--output-dir", str(tmp_path / "o"), "--formats", "svg"]) == 0
     assert [p.name for p in (tmp_path / "o").iterdir()] == ["pulls_fit.svg"]
 
 
@@ -83,19 +83,19 @@ def test_bad_files_give_clear_errors(tmp_path: Path, capsys: pytest.CaptureFixtu
     with pytest.raises(PlotError, match=r"bad\.json") as info:
         load_result(path)
     assert message in str(info.value)
-    assert main(["plot", str(path), "-o", str(tmp_path / "out")]) == 1
+    assert main(["plot", str(path), "--output-dir", str(tmp_path / "out")]) == 1
     err = capsys.readouterr().err
     assert err.startswith("rooeft plot: error:") and message in err and str(path) in err
     assert not (tmp_path / "out").exists()  # nothing written when an input is bad
 
 
 def test_missing_file_and_inconsistent_content(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["plot", str(tmp_path / "nope.json"), "-o", str(tmp_path)]) == 1
+    assert main(["plot", str(tmp_path / "nope.json"), "--output-dir", str(tmp_path)]) == 1
     assert "nope.json" in capsys.readouterr().err
     broken = fit_result(np.random.default_rng(3))
     broken["parameters"]["nu0"]["prefit_error"] = 0.0
     f = write(tmp_path / "broken_fit.json", broken)
-    assert main(["plot", str(f), "-o", str(tmp_path / "out")]) == 1
+    assert main(["plot", str(f), "--output-dir", str(tmp_path / "out")]) == 1
     err = capsys.readouterr().err
     assert "broken_fit.json" in err and "'nu0'" in err and "prefit_error" in err
 

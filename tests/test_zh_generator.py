@@ -418,7 +418,7 @@ def test_cli_generate(tmp_path: Path, capsys: Any) -> None:
     out = tmp_path / "zh"
     args = [
         "generate",
-        "-o",
+        "--output-dir",
         str(out),
         "--n-signal",
         "4000",
@@ -455,7 +455,7 @@ def test_cli_generate(tmp_path: Path, capsys: Any) -> None:
     assert main(args) == 1  # files exist: refused
     assert "exist" in capsys.readouterr().err
     assert main([*args, "--overwrite"]) == 0
-    assert main(["generate", "-o", str(out), "--theta", "cXX=1"]) == 1
+    assert main(["generate", "--output-dir", str(out), "--theta", "cXX=1"]) == 1
     assert "theta" in capsys.readouterr().err
     # n_eff and sums per column in the metadata
     signal = meta["samples"]["signal"]
@@ -489,7 +489,7 @@ def test_cli_sampling_options(tmp_path: Path, capsys: Any) -> None:
         ("tail03", ["--tail-enhancement", "0.3"]),
     ):
         out = tmp_path / label
-        assert main([*base, "-o", str(out), *extra]) == 0
+        assert main([*base, "--output-dir", str(out), *extra]) == 0
         meta = json.loads((out / "metadata.json").read_text())
         with uproot.open(out / "zh_signal.root") as f:
             runs[label] = (meta, f["Events"].arrays(["weight", "pt_z"], library="np"))
@@ -510,7 +510,7 @@ def test_cli_sampling_options(tmp_path: Path, capsys: Any) -> None:
     )
     assert np.array_equal(flat["weight"], a_flat["weight"])
     for bad, message in ((["--flat", "--tail-enhancement", "0.2"], "exclude"), (["--tail-enhancement", "1.5"], "0, 1")):
-        assert main([*base, "-o", str(tmp_path / "bad"), *bad]) == 1
+        assert main([*base, "--output-dir", str(tmp_path / "bad"), *bad]) == 1
         assert message in capsys.readouterr().err
     assert not (tmp_path / "bad" / "zh_signal.root").exists()
 

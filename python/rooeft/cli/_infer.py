@@ -122,10 +122,10 @@ def require_input(path: str | Path, what: str) -> Path:
 
 def add_output_options(p: argparse.ArgumentParser) -> None:
     """``-o`` (JSON), ``--tree`` (Combine-style ROOT tree), ``--log``, ``--force``."""
-    from rooeft.cli._io import add_force_option, add_log_option
+    from rooeft.cli._io import FILE, add_force_option, add_log_option, add_output_file_option
 
-    p.add_argument("-o", "--output", default=None, help="JSON result file")
-    p.add_argument("--tree", default=None, help="ROOT file with a Combine-style 'limit' tree")
+    add_output_file_option(p, "JSON result file to write")
+    p.add_argument("--tree", default=None, metavar=FILE, help="ROOT file to write with a Combine-style 'limit' tree")
     add_log_option(p)
     add_force_option(p)
 

@@ -1,4 +1,11 @@
-"""Output handling shared by the sub-commands: the ``--force`` flag and the pre-flight check.
+"""Output handling shared by the sub-commands: the output options, the ``--force`` flag and the
+pre-flight check.
+
+One output convention for every command: ``-o/--output FILE`` names the one file a command writes
+(:func:`add_output_file_option`); a command that writes a set of files into a directory takes
+``--output-dir DIR`` instead (:func:`add_output_dir_option`), and refuses ``-o``/``--output`` with
+a usage error naming the replacement. Any other option naming a directory is called ``--<what>-dir``
+with the metavar ``DIR``; tests/test_cli_commands.py checks all of this on every command.
 
 Every command calls :func:`prepare_outputs` before any work, with all of its inputs and outputs
 (see :mod:`rooeft.safeio` for the policy).
@@ -9,15 +16,22 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shlex
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from rooeft.safeio import check_outputs, file_mode
 
 __all__ = [
+    "DIR",
+    "FILE",
+    "OutputIsAFile",
     "add_force_option",
     "add_log_option",
+    "add_output_dir_option",
+    "add_output_file_option",
     "count_errors",
     "is_log",
     "log_path",
@@ -26,6 +40,46 @@ __all__ = [
 ]
 
 PathLike = str | Path
+
+#: metavar of an option that names a file (``-o/--output`` and the other file options)
+FILE = "FILE"
+#: metavar of an option that names a directory (``--output-dir`` and every ``--<what>-dir``)
+DIR = "DIR"
+
+
+def add_output_file_option(
+    p: argparse.ArgumentParser, help: str, *, required: bool = False, default: str | None = None
+) -> None:
+    """``-o/--output FILE``: the file the command writes (``help`` says which kind of file)."""
+    p.add_argument("-o", "--output", required=required, default=default, metavar=FILE, help=help)
+
+
+class OutputIsAFile(argparse.Action):
+    """``-o``/``--output`` given to a command that writes a directory: a usage error (exit code 2)
+    that names the option to use instead, before any work is done."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        value = values if isinstance(values, str) else DIR
+        command = parser.prog.rsplit(" ", 1)[-1]
+        parser.error(
+            f"{option_string or '-o'} names a file in every rooeft command; {command} writes into a directory: "
+            f"use --output-dir {shlex.quote(value)}"
+        )
+
+
+def add_output_dir_option(
+    p: argparse.ArgumentParser, help: str, *, required: bool = False, default: str | None = None
+) -> None:
+    """``--output-dir DIR``: the directory a command writes its files into; ``-o``/``--output``
+    (a file in every command) are refused with :class:`OutputIsAFile`."""
+    p.add_argument("--output-dir", required=required, default=default, metavar=DIR, help=help)
+    p.add_argument("-o", "--output", action=OutputIsAFile, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
 
 def add_force_option(p: argparse.ArgumentParser) -> None:
@@ -132,7 +186,7 @@ def add_log_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--log",
         default=None,
-        metavar="FILE",
+        metavar=FILE,
         help="file for RooFit/Minuit messages (default: the -o file with .log, else a temporary file)",
     )
 

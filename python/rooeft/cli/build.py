@@ -62,7 +62,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     """Add the ``build`` sub-command."""
-    from rooeft.cli._io import add_force_option
+    from rooeft.cli._io import add_force_option, add_output_file_option
 
     p = sub.add_parser(
         "build",
@@ -71,7 +71,7 @@ def register(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("config", help="YAML configuration (version 1)")
-    p.add_argument("-o", "--output", help="workspace file to write")
+    add_output_file_option(p, "workspace file (ROOT) to write; needed unless --check")
     p.add_argument("--check", action="store_true", help="only validate the configuration")
     p.add_argument("--no-templates", action="store_true", help="do not write <output stem>_templates.root")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")

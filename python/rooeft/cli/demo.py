@@ -4,8 +4,8 @@ pseudo-experiments from an independent simulation.
 
 Run from the repository root (the pseudo-data are in data/zh)::
 
-    rooeft demo                      # about 15 minutes on 2 cores; outputs in demo-output/
-    rooeft demo --quick -o /tmp/d    # reduced setting, about 1 minute
+    rooeft demo                               # about 15 minutes on 2 cores; outputs in demo-output/
+    rooeft demo --quick --output-dir /tmp/d   # reduced setting, about 1 minute
 """
 
 from __future__ import annotations
@@ -45,10 +45,12 @@ def _run(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     """Add the ``demo`` sub-command."""
+    from rooeft.cli._io import DIR, add_output_dir_option
+
     p = sub.add_parser("demo", help="run the main job end to end on the shipped ZH example", description=__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    p.add_argument("--data-dir", default="data/zh", help="the shipped pseudo-data (default: data/zh)")
-    p.add_argument("-o", "--output-dir", default="demo-output", help="where everything is written")
+    p.add_argument("--data-dir", default="data/zh", metavar=DIR, help="the shipped pseudo-data (default: data/zh)")
+    add_output_dir_option(p, "directory everything is written into (default: demo-output)", default="demo-output")
     p.add_argument("--quick", action="store_true", help="reduced setting (fewer events, epochs, scan points)")
     p.add_argument("--workers", type=int, help="worker processes for scans and toys (default 2; 1 = serial)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")

@@ -88,7 +88,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     """Add the ``export`` sub-command."""
-    from rooeft.cli._io import add_force_option
+    from rooeft.cli._io import add_force_option, add_output_file_option
 
     p = sub.add_parser(
         "export",
@@ -97,7 +97,7 @@ def register(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("source", help="a .pt bundle from `rooeft train` (or an .onnx file with --check)")
-    p.add_argument("-o", "--output", help="ONNX file to write (default: the bundle's name with .onnx)")
+    add_output_file_option(p, "ONNX file to write (default: the bundle's name with .onnx)")
     p.add_argument("--check", action="store_true", help="only validate an existing ONNX file")
     p.add_argument(
         "--tolerance", type=float, default=1e-4, help="largest accepted |C++ - Python| (default: %(default)g)"

@@ -52,7 +52,7 @@ def _run_import(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     """Add the ``export-json`` and ``import-json`` sub-commands."""
-    from rooeft.cli._io import add_force_option
+    from rooeft.cli._io import add_force_option, add_output_file_option
 
     p = sub.add_parser(
         "export-json",
@@ -61,7 +61,7 @@ def register(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("workspace", help="workspace file (ROOT) to export")
-    p.add_argument("-o", "--output", required=True, help="JSON file to write")
+    add_output_file_option(p, "HS3 JSON file to write", required=True)
     p.add_argument("--name", default=None, help="workspace name in the file (default: the only one)")
     p.add_argument("--compact", action="store_true", help="write the JSON on one line (no indentation)")
     add_force_option(p)
@@ -74,6 +74,6 @@ def register(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     q.add_argument("json", help="HS3 JSON file to import")
-    q.add_argument("-o", "--output", required=True, help="workspace file (ROOT) to write")
+    add_output_file_option(q, "workspace file (ROOT) to write", required=True)
     add_force_option(q)
     q.set_defaults(func=_run_import)

@@ -44,6 +44,7 @@ __all__ = ["register", "run"]
 
 def register(subparsers: Any) -> None:
     """Add the ``generate`` sub-command to an ``argparse`` sub-parsers object."""
+    from rooeft.cli._io import add_output_dir_option
     from rooeft.examples.zh.generator import TAIL_ENHANCEMENT
 
     parser: argparse.ArgumentParser = subparsers.add_parser(
@@ -51,7 +52,7 @@ def register(subparsers: Any) -> None:
         help="generate the analytic ZH example samples",
         description=__doc__.split("\n\n")[0] if __doc__ else None,
     )
-    parser.add_argument("--output-dir", "-o", required=True, help="directory of the output files (created)")
+    add_output_dir_option(parser, "directory the samples are written into (created)", required=True)
     parser.add_argument("--n-signal", type=int, default=100_000, help="generated signal events (0: skip)")
     parser.add_argument("--n-background", type=int, default=80_000, help="generated background events (0: skip)")
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")

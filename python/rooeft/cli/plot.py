@@ -8,10 +8,10 @@ files given alongside), ``*.loss_history.json`` → loss curves, ``*_reliability
 
 Examples::
 
-    rooeft plot results/scan_cHW_obs.json results/scan_cHW_exp.json -o plots
-    rooeft plot results/fit.json results/toys.json -o plots --formats png
-    rooeft plot scan_learned.json scan_exact.json --labels learned exact --lumi 300 -o plots
-    rooeft plot posterior.json scan_cHW.json scan_cHWtil.json -o plots
+    rooeft plot results/scan_cHW_obs.json results/scan_cHW_exp.json --output-dir plots
+    rooeft plot results/fit.json results/toys.json --output-dir plots --formats png
+    rooeft plot scan_learned.json scan_exact.json --labels learned exact --lumi 300
+    rooeft plot posterior.json scan_cHW.json scan_cHWtil.json --output-dir plots
 """
 
 from __future__ import annotations
@@ -32,14 +32,14 @@ def _run(args: argparse.Namespace) -> int:
     from rooeft.safeio import OutputError, check_creatable, same_file
 
     inputs = [require_input(r, "result file") for r in args.results]
-    out = Path(args.output)
+    out = Path(args.output_dir)
     for f in inputs:
         if same_file(out, f):
             raise OutputError(f"refusing to use {out} as the output directory: it is the input {f}")
     check_creatable(out)
     written = plot_result_files(
         args.results,
-        args.output,
+        out,
         formats=args.formats,
         lumi=args.lumi,
         com=args.com,
@@ -53,7 +53,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     """Add the ``plot`` sub-command."""
-    from rooeft.cli._io import add_force_option
+    from rooeft.cli._io import add_force_option, add_output_dir_option
 
     p = sub.add_parser(
         "plot",
@@ -62,7 +62,7 @@ def register(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("results", nargs="+", metavar="RESULT.json", help="result files written by rooeft")
-    p.add_argument("-o", "--output", default="plots", metavar="DIR", help="output directory (default: %(default)s)")
+    add_output_dir_option(p, "directory the plots are written into (default: %(default)s)", default="plots")
     p.add_argument(
         "--formats", nargs="+", default=["png", "pdf"], metavar="FMT", help="output formats (default: png pdf)"
     )

@@ -1,15 +1,15 @@
 """``rooeft posterior``: Bayesian posterior of the POIs of a workspace by nested sampling
 (UltraNest) on the same likelihood as ``rooeft fit``/``scan``.
 
-Writes into the output folder ``posterior.json`` (kind ``posterior``), ``posterior_samples.npz``
+Writes into ``--output-dir`` ``posterior.json`` (kind ``posterior``), ``posterior_samples.npz``
 and ``posterior_corner.png``/``.pdf``, and prints the credible intervals (next to the
 profile-likelihood intervals of any ``--scan`` results).
 
 Examples::
 
-    rooeft posterior ws.root --asimov cHW=0 -o out/posterior
-    rooeft posterior ws.root --poi cHW --prior cHW=uniform:-1:1 --max-calls 50000 --seed 3 -o out/post
-    rooeft posterior ws.root --poi cHW --nuisances fixed --scan out/scan_cHW.json -o out/post
+    rooeft posterior ws.root --asimov cHW=0 --output-dir out/posterior
+    rooeft posterior ws.root --poi cHW --prior cHW=uniform:-1:1 --max-calls 50000 --seed 3 --output-dir out/post
+    rooeft posterior ws.root --poi cHW --nuisances fixed --scan out/scan_cHW.json --output-dir out/post
 """
 
 from __future__ import annotations
@@ -59,9 +59,9 @@ def _run(args: argparse.Namespace) -> int:
             raise ValueError(f"{name} must be at least 1, got {value}")
     if not (math.isfinite(args.dlogz) and args.dlogz > 0):
         raise ValueError(f"--dlogz must be a positive number, got {args.dlogz}")
-    outdir = Path(args.output)
+    outdir = Path(args.output_dir)
     if outdir.exists() and not outdir.is_dir():
-        raise ValueError(f"-o/--output {outdir} is a file; posterior writes a folder")
+        raise ValueError(f"--output-dir {outdir} is a file, not a directory")
     asimov: dict[str, float] | None = None
     if args.asimov is not None:
         asimov = parse_assignments([a for a in args.asimov if a], option="--asimov")
@@ -108,7 +108,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     """Add the ``posterior`` sub-command."""
-    from rooeft.cli._io import add_force_option
+    from rooeft.cli._io import add_force_option, add_output_dir_option
 
     p = sub.add_parser(
         "posterior",
@@ -117,7 +117,7 @@ def register(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("workspace", help="workspace ROOT file (rooeft convention)")
-    p.add_argument("-o", "--output", required=True, help="output folder")
+    add_output_dir_option(p, "directory the posterior, its samples and the corner plot are written into", required=True)
     p.add_argument("--poi", action="append", metavar="NAME", help="POI to sample (repeatable; default: all)")
     p.add_argument(
         "--prior",

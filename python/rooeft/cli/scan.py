@@ -2,7 +2,7 @@
 
 Examples::
 
-    rooeft scan ws.root --poi cHW --points 41 --range -1:1 -o scan.json
+    rooeft scan ws.root --poi cHW --points 41 --range=-1:1 -o scan.json
     rooeft scan ws.root --poi cHW --poi2 cHWtil --points 21 --asimov --workers 4 -o scan2d.json
     rooeft scan ws.root --poi cHW --scheduler tcp://scheduler:8786 --tree higgsCombine.scan.root
 """

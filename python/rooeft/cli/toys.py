@@ -175,6 +175,7 @@ def _report(res: Any, args: argparse.Namespace, log: Any) -> int:
 def register(sub: Any) -> None:
     """Add the ``toys`` sub-command."""
     from rooeft.cli._infer import add_engine_option, add_output_options, add_parallel_options
+    from rooeft.cli._io import DIR
 
     p = sub.add_parser(
         "toys",
@@ -216,6 +217,7 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--pool-dir",
         default=None,
+        metavar=DIR,
         help="keep the pool (pool.npz and generated files) in this folder (default: a temporary folder, removed; "
         "with --scheduler it must be visible to the workers)",
     )
