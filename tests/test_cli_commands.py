@@ -2,7 +2,7 @@
 module is listed, a missing or broken module is an error (never skipped silently), and an unknown
 or missing command is a usage error with exit code 2. The output convention of every command
 (``-o/--output FILE``, ``--output-dir DIR``), the refusal of ``-o`` by the commands that write a
-directory, and that every documented ``rooeft`` line parses."""
+directory, the top-level help and version, and that every documented ``rooeft`` line parses."""
 
 from __future__ import annotations
 
@@ -163,6 +163,39 @@ def test_old_output_flag_of_a_directory_command_is_a_usage_error(
     assert f"rooeft {command}: error: {flag.rstrip('=')} names a file in every rooeft command" in err
     assert f"use --output-dir '{target}'" in err  # the replacement, ready to paste
     assert not target.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_every_command_has_a_one_line_help(capsys: pytest.CaptureFixture[str]) -> None:
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    helps = {a.dest: a.help for a in sub._get_subactions()}
+    assert set(helps) == set(sub.choices)
+    assert all(h and "\n" not in h and not h.endswith(".") for h in helps.values()), helps
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["--help"])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    assert all(f"    {name}" in text for name in sub.choices)
+    assert "-o/--output names a file" in " ".join(text.split())
+
+
+@pytest.mark.parametrize("command", sorted(_commands()))
+def test_help_of_every_command(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:  # (a stray % in a help text would fail here, not in a user's terminal)
+        cli.main([command, "--help"])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    assert text.startswith(f"usage: rooeft {command} ")
+    assert text.count(f"rooeft {command} ") >= 2  # the usage line, and an example to copy
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from rooeft import __version__
+
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == f"rooeft {__version__}"
 
 
 # --- every rooeft command line in the documentation parses ----------------------------------------------------------

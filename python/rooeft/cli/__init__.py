@@ -40,10 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rooeft",
         description="EFT Wilson-coefficient measurements with machine learning inside ROOT/RooFit.",
+        epilog="`rooeft COMMAND --help` documents a command. In every command -o/--output names a file and "
+        "--output-dir a directory.",
     )
     parser.add_argument("--version", action="version", version=f"rooeft {__version__}")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error (anywhere on the line)")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     for name in _COMMANDS:  # a listed module that is missing or broken is an error, never skipped
         importlib.import_module(name).register(sub)
     return parser

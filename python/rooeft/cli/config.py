@@ -50,7 +50,7 @@ def register(sub: Any) -> None:
     """Add the ``config`` sub-command."""
     p = sub.add_parser(
         "config",
-        help="print library, include and CMake paths for C++ and Combine users",
+        help="library, include and CMake paths for C++ and Combine users",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -4,7 +4,7 @@ pseudo-experiments from an independent simulation.
 
 Run from the repository root (the pseudo-data are in data/zh)::
 
-    rooeft demo                               # about 15 minutes on 2 cores; outputs in demo-output/
+    rooeft demo                               # about 11 minutes on 2 cores; outputs in demo-output/
     rooeft demo --quick --output-dir /tmp/d   # reduced setting, about 1 minute
 """
 

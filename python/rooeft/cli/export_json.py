@@ -56,7 +56,7 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser(
         "export-json",
-        help="write a workspace as HS3 JSON (ROOT's RooJSONFactoryWSTool with the RooEFT classes)",
+        help="write a workspace as HS3 JSON (the RooEFT classes included)",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -50,7 +50,8 @@ def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "generate",
         help="generate the analytic ZH example samples",
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        description=(__doc__ or "").split("\n>>>")[0],  # the whole text and example, not the doctest
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_output_dir_option(parser, "directory the samples are written into (created)", required=True)
     parser.add_argument("--n-signal", type=int, default=100_000, help="generated signal events (0: skip)")

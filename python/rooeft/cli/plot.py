@@ -57,7 +57,7 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser(
         "plot",
-        help="plot result JSON files (fit pulls, scans, contours, toys, corner, loss curves)",
+        help="plot result files: pulls, scans, contours, toys, posteriors",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -179,7 +179,7 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser(
         "toys",
-        help="toys: coverage and pulls",
+        help="pseudo-experiments: bias, pulls and coverage",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
