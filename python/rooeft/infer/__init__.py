@@ -13,6 +13,7 @@ from __future__ import annotations
 from rooeft.infer.fit import FitResult, ParameterResult, fit
 from rooeft.infer.limits import LimitsResult, limits
 from rooeft.infer.model import DataSpec, FitAttempt, InferenceError, Model, ToySpec, get_model
+from rooeft.infer.neyman import NeymanPoint, NeymanResult, NeymanScan, neyman_intervals
 from rooeft.infer.options import FitOptions
 from rooeft.infer.output import (
     RESULT_KINDS,
@@ -38,6 +39,9 @@ __all__ = [
     "InferenceError",
     "LimitsResult",
     "Model",
+    "NeymanPoint",
+    "NeymanResult",
+    "NeymanScan",
     "ParameterResult",
     "ResultFileError",
     "Scan1D",
@@ -51,6 +55,7 @@ __all__ = [
     "get_model",
     "intervals_1d",
     "limits",
+    "neyman_intervals",
     "read_document",
     "read_json",
     "result_class",

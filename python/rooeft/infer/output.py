@@ -5,7 +5,8 @@ Every result is a dataclass with ``to_dict()`` (a JSON document whose ``"kind"``
 classmethod ``from_dict(document, *, source=None)``; :data:`RESULT_KINDS` maps each kind to its
 class: ``fit`` (:class:`~rooeft.infer.fit.FitResult`), ``scan1d``/``scan2d``
 (:class:`~rooeft.infer.scan.Scan1D`, :class:`~rooeft.infer.scan.Scan2D`), ``toys``
-(:class:`~rooeft.infer.toys.ToysResult`), ``limits`` (:class:`~rooeft.infer.limits.LimitsResult`)
+(:class:`~rooeft.infer.toys.ToysResult`), ``limits`` (:class:`~rooeft.infer.limits.LimitsResult`),
+``neyman`` (:class:`~rooeft.infer.neyman.NeymanResult`, toy-based intervals)
 and ``posterior`` (:class:`~rooeft.bayes.result.PosteriorResult`, whose samples live in an
 ``.npz`` beside the JSON). :func:`write_json` writes any of them (or a ready document) atomically,
 :func:`read_document` reads a JSON document and :func:`read_json` a typed result; ``rooeft plot``,
@@ -24,7 +25,7 @@ the row with ``quantileExpected = -1`` and ``deltaNLL = 0``; scan points carry
 one row, toys one row per converged toy.
 
 >>> sorted(RESULT_KINDS)
-['fit', 'ladder', 'limits', 'posterior', 'scan1d', 'scan2d', 'toys']
+['fit', 'ladder', 'limits', 'neyman', 'posterior', 'scan1d', 'scan2d', 'toys']
 >>> result_class("scan1d").__name__
 'Scan1D'
 """
@@ -48,6 +49,7 @@ from rooeft.safeio import atomic_write
 if TYPE_CHECKING:
     from rooeft.bayes.result import PosteriorResult
     from rooeft.infer.limits import LimitsResult
+    from rooeft.infer.neyman import NeymanResult
 
 __all__ = [
     "LIMIT_COLUMNS",
@@ -67,7 +69,7 @@ __all__ = [
 #: results a Combine-style ``limit`` tree can be written from
 TreeResult = FitResult | Scan1D | Scan2D | ToysResult
 #: every typed result (the values of :data:`RESULT_KINDS`)
-Result = Union[FitResult, Scan1D, Scan2D, ToysResult, "LimitsResult", "PosteriorResult"]
+Result = Union[FitResult, Scan1D, Scan2D, ToysResult, "LimitsResult", "PosteriorResult", "NeymanResult"]
 
 #: result kind → ``"module:Class"`` of its dataclass (imported when first needed, so reading a
 #: fit does not import the Bayesian sampler)
@@ -79,6 +81,7 @@ RESULT_KINDS: dict[str, str] = {
     "limits": "rooeft.infer.limits:LimitsResult",
     "posterior": "rooeft.bayes.result:PosteriorResult",
     "ladder": "rooeft.ladder:LadderResult",
+    "neyman": "rooeft.infer.neyman:NeymanResult",
 }
 
 

@@ -14,6 +14,7 @@ Every plot function takes keyword-only arguments and returns a :class:`matplotli
 :func:`plot_corner`         posterior corner plot with profile-likelihood intervals
 :func:`plot_toy_pulls`      toy pull distributions
 :func:`plot_coverage`       toy interval coverage
+:func:`plot_neyman`         toy-based (Neyman) p-values beside the asymptotic ones
 :func:`plot_result_files`   dispatch result JSON files by kind (``rooeft plot``)
 ==========================  ==================================================================
 """
@@ -24,6 +25,7 @@ from rooeft.plot._common import PlotError, load_result, save_figure
 from rooeft.plot.closure import plot_closure
 from rooeft.plot.contours import plot_contours
 from rooeft.plot.corner import plot_corner
+from rooeft.plot.neyman import plot_neyman
 from rooeft.plot.pulls import plot_impacts, plot_pulls
 from rooeft.plot.results import plot_result_files
 from rooeft.plot.scan1d import plot_scan1d
@@ -40,6 +42,7 @@ __all__ = [
     "plot_coverage",
     "plot_impacts",
     "plot_loss_curves",
+    "plot_neyman",
     "plot_pulls",
     "plot_result_files",
     "plot_scan1d",
