@@ -335,12 +335,13 @@ def test_workspace_round_trip_in_fresh_process(ROOT: Any, two_proc_path: Path, t
     assert got["c2"] == pytest.approx(ws.var("c2").getVal(), abs=1e-6)
 
 
-def test_learned_normalisation_keeps_asimov_at_truth(ROOT: Any, single: tuple[Any, Any, Any]) -> None:
-    """Shape × rate: normalising the shape by the learned ratio's mean over the SM simulation makes
-    the Asimov fit return the truth even when the exact rate disagrees with the network's mean."""
+def test_normalisation_sample_keeps_asimov_at_truth(ROOT: Any, single: tuple[Any, Any, Any]) -> None:
+    """Shape × rate: normalising the shape by the learned ratio integrated over the SM simulation
+    (the normalisation sample) makes the Asimov fit return the truth even when the exact rate
+    disagrees with the network's mean; the normalised pdf then integrates to one over the sample."""
     pdf, x, c = single
     rng = np.random.default_rng(8)
-    xs = rng.normal(size=20_000)  # SM simulation, weights summing to the nominal yield
+    xs = rng.normal(size=20_000).astype(np.float32).astype(np.float64)  # SM simulation
     w = np.full(xs.size, 2000.0 / xs.size)
     # a rate polynomial that the network does not reproduce (its mean of r_c is 0, here 0.3)
     pdf.setCrossSection("sig", [1.0, 0.3, 0.25])
@@ -353,23 +354,17 @@ def test_learned_normalisation_keeps_asimov_at_truth(ROOT: Any, single: tuple[An
         return float(c.getVal())
 
     biased = asimov_fit()
-    lin = column_values("poly", [0.0, 1.0], xs)
-    quad = column_values("poly", [0.0, 0.0, 0.25], xs)
-    means = [np.average(np.ones_like(xs), weights=w), np.average(lin, weights=w), np.average(quad, weights=w)]
-    pdf.setLearnedNormalisation(means)
-    assert pdf.hasLearnedNormalisation()
+    pdf.setNormalisationSample(ROOT.std.vector["float"](xs.astype(np.float32)), ROOT.std.vector["double"](w))
     fixed = asimov_fit()
     assert abs(biased) > 0.05  # the exact-rate normalisation is pulled by the inconsistency
     assert abs(fixed) < 0.01
-    # the normalised pdf integrates to one over the weighted simulation at any θ
+    lin = column_values("poly", [0.0, 1.0], xs)
+    quad = column_values("poly", [0.0, 0.0, 0.25], xs)
     for val in (-0.8, 0.4):
         c.setVal(val)
-        ratio = (1 + val * lin + val * val * quad) / (means[0] + val * means[1] + val * val * means[2])
+        r = 1 + val * lin + val * val * quad
         x.setVal(float(xs[0]))
-        assert pdf.getVal(ROOT.RooArgSet(x)) == pytest.approx(ratio[0], rel=1e-6)
-        assert np.average(ratio, weights=w) == pytest.approx(1.0, rel=1e-12)
-    with pytest.raises(Exception, match="needs nProcesses × nTerms = 3"):
-        pdf.setLearnedNormalisation([1.0, 0.0])
+        assert pdf.getVal(ROOT.RooArgSet(x)) == pytest.approx(r[0] / np.average(r, weights=w), rel=1e-6)
 
 
 def test_normalisation_sample_integrates_the_learned_ratio_exactly(ROOT: Any, two_proc_path: Path) -> None:
@@ -476,3 +471,78 @@ def test_ranged_integral_over_the_normalisation_sample(ROOT: Any, two_proc_path:
     window = m.pdf.createIntegral(ROOT.RooArgSet(m.x), ROOT.RooFit.Range("window")).getVal()
     assert full == pytest.approx(r.sum(), rel=1e-6)
     assert window == pytest.approx(r[inside].sum(), rel=1e-6) and window < 0.8 * full
+
+
+NO_SHAPE = TWO_PROC[:7]  # TWO_PROC without its per-event shape systematic
+
+
+class NoShape:
+    """The TWO_PROC model without per-event shape systematics (lnN and rate modifier kept)."""
+
+    def __init__(self, ROOT: Any, path: Path) -> None:
+        self.x = ROOT.RooRealVar("x", "x", 0, -10, 10)
+        self.c1 = ROOT.RooRealVar("c1", "c1", 0, -3, 3)
+        self.c2 = ROOT.RooRealVar("c2", "c2", 0, -3, 3)
+        self.jes = ROOT.RooRealVar("jes", "jes", 0, -5, 5)  # unused: keeps the TwoProc parameter order
+        self.lumi = ROOT.RooRealVar("lumi", "lumi", 0, -5, 5)
+        self.mu = ROOT.RooRealVar("mu_bkg", "mu_bkg", 1, 0, 5)
+        self.pdf = ROOT.RooEFTUnbinnedPdf(
+            "pdf", "pdf", str(path), ROOT.RooArgList(self.x), ROOT.RooArgList(self.c1, self.c2), ROOT.RooArgList()
+        )
+        for p, n in YIELDS.items():
+            self.pdf.setYield(p, n)
+        self.pdf.setCrossSection("sig", XSEC_SIG)
+        self.pdf.addNormSystematic(self.lumi, [KAPPA_LUMI[0]] * 2, [KAPPA_LUMI[1]] * 2, 4)
+        self.pdf.setRateModifier("bkg", self.mu)
+
+    set = TwoProc.set
+
+
+@pytest.mark.parametrize("shape", [True, False], ids=["shape-systematics", "no-shape-systematics"])
+def test_factorised_normalisation_equals_the_per_event_pass(ROOT: Any, columns_model: Any, shape: bool) -> None:
+    """The integral over the normalisation sample from the cached per-term sums equals the
+    per-event pass (setFactorisedNormalisation(false)) to 1e-12, over the full sample and over a
+    named range (also after the range is redefined: the bounds are part of the cache key), at
+    points that move θ, the shape nuisance, the lnN nuisance and the rate modifier; and the
+    RooFit NLL built on it agrees to 1e-12 too."""
+    if shape:
+        m: Any = TwoProc(
+            ROOT, columns_model(TWO_PROC, coefficients=["c1", "c2"], processes=["sig", "bkg"], systematics=["jes"])
+        )
+    else:
+        m = NoShape(ROOT, columns_model(NO_SHAPE, coefficients=["c1", "c2"], processes=["sig", "bkg"]))
+    rng = np.random.default_rng(13)
+    xs = rng.normal(0.3, 1.5, size=20_000).astype(np.float32)
+    w = rng.uniform(-0.2, 1.5, size=xs.size)  # some negative weights (NLO samples)
+    m.pdf.setNormalisationSample(ROOT.std.vector["float"](xs), ROOT.std.vector["double"](w))
+    assert m.pdf.factorisedNormalisation()
+    data = ROOT.RooDataSet.from_numpy({"x": rng.normal(0.3, 1.5, size=500)}, ROOT.RooArgSet(m.x))
+    obs = ROOT.RooArgSet(m.x)
+    m.x.setRange("window", -1.0, 1.0)
+    points = [*POINTS, (0.4, -0.3, 1.5, -0.6, 0.9), (0.4, -0.3, 1.5, 0.2, 1.3), (-1.1, 0.8, 1.5, 0.2, 1.3)]
+
+    def values() -> list[float]:
+        nll = m.pdf.createNLL(data, ROOT.RooFit.Extended(True), ROOT.RooFit.EvalBackend("cpu"))
+        out = []
+        for i, pt in enumerate(points):
+            m.set(*pt)
+            if i == 3:
+                m.x.setRange("window", -0.5, 2.0)  # redefined: a new key
+            full = m.pdf.createIntegral(obs).getVal()
+            window = m.pdf.createIntegral(obs, ROOT.RooFit.Range("window")).getVal()
+            out += [full, window, nll.getVal()]
+        m.x.setRange("window", -1.0, 1.0)
+        return out
+
+    fast = values()
+    m.pdf.setFactorisedNormalisation(False)
+    slow = values()
+    np.testing.assert_allclose(fast, slow, rtol=1e-12, atol=0)
+    # and both are the closed-form integral, here at the last point (window [-0.5, 2])
+    r = (
+        w
+        * _ratio_per_event(xs.astype(np.float64), *(points[-1][:2]), points[-1][2] if shape else 0.0, *points[-1][3:])
+        / w.sum()
+    )
+    inside = (xs >= -0.5) & (xs <= 2.0)
+    assert fast[-3] == pytest.approx(r.sum(), rel=1e-6) and fast[-2] == pytest.approx(r[inside].sum(), rel=1e-6)

@@ -259,3 +259,20 @@ def test_corrupted_base64(exported: Path, tmp_path: Path) -> None:
     with pytest.raises(HS3Error, match=r"dataset 'sim_unb', column 'x': corrupted base64"):
         import_json(path, tmp_path / "out.root")
     assert not (tmp_path / "out.root").exists()
+
+
+def test_learned_normalisation_of_earlier_versions_is_refused(exported: Path, tmp_path: Path) -> None:
+    """A file of an earlier version whose unbinned pdf was normalised by the removed closed form
+    (``learned_normalisation`` without a ``normalisation_sample``) stops the import with a clear
+    error instead of being read with another likelihood."""
+    from rooeft.workspace.hs3 import HS3Error, import_json
+
+    def old_normalisation(t: dict[str, Any]) -> None:
+        pdf = _entry(t, "pdf_unb")
+        del pdf["normalisation_sample"]
+        pdf["learned_normalisation"] = {"term_means": [1.0] * 12, "shape_kappa_up": [], "shape_kappa_down": []}
+
+    path = _tampered(exported, tmp_path, old_normalisation)
+    with pytest.raises(HS3Error, match=r"'learned_normalisation' .* is no longer supported"):
+        import_json(path, tmp_path / "out.root")
+    assert not (tmp_path / "out.root").exists()

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from reference import code4_add, code4_mult
-from test_cpp_unbinned import POINTS, TWO_PROC, YIELDS, TwoProc, numpy_nll
+from test_cpp_unbinned import NO_SHAPE, POINTS, TWO_PROC, YIELDS, NoShape, TwoProc, numpy_nll
 
 NAMES = ["c1", "c2", "jes", "lumi", "mu_bkg"]
 
@@ -52,6 +52,44 @@ def test_kernel_equals_numpy(ROOT: Any, two_proc_path: Path) -> None:
         # (float32 network outputs against float64 numpy columns: ~1e-9 relative)
         assert k.value(_vec(ROOT, pt)) == pytest.approx(expected, rel=1e-8, abs=1e-5)
     assert k.nEvents() == x.size and m.pdf.networkCalls() == 1
+
+
+@pytest.mark.parametrize("shape", [True, False], ids=["shape-systematics", "no-shape-systematics"])
+def test_factorised_normalisation_in_the_kernel(ROOT: Any, columns_model: Any, shape: bool) -> None:
+    """Without per-event shape systematics the kernel takes I and its gradient from the pdf's
+    per-term sums over the normalisation sample (O(processes × terms) per call): value and
+    gradient equal the per-event pass to 1e-12 and RooFit's NLL up to its constant."""
+    if shape:
+        path = columns_model(TWO_PROC, coefficients=["c1", "c2"], processes=["sig", "bkg"], systematics=["jes"])
+        m: Any = TwoProc(ROOT, path)
+    else:
+        m = NoShape(ROOT, columns_model(NO_SHAPE, coefficients=["c1", "c2"], processes=["sig", "bkg"]))
+    names = NAMES if shape else [n for n in NAMES if n != "jes"]
+    xs, ws = _events(30_000, seed=9)
+    m.pdf.setNormalisationSample(_vec(ROOT, xs, "float"), _vec(ROOT, ws))
+    x, w = _events(700, seed=3)
+
+    def kernel() -> Any:
+        k = _kernel(ROOT, names)
+        k.addUnbinned(m.pdf, _vec(ROOT, x, "float"), _vec(ROOT, w))
+        return k
+
+    fast = kernel()
+    m.pdf.setFactorisedNormalisation(False)
+    slow = kernel()
+    m.pdf.setFactorisedNormalisation(True)
+    wvar = ROOT.RooRealVar("w", "w", 1, 0, 10)
+    data = ROOT.RooDataSet.from_numpy({"x": x, "w": w}, ROOT.RooArgSet(m.x, wvar), weight_name="w")
+    nll = m.pdf.createNLL(data, ROOT.RooFit.Extended(True), ROOT.RooFit.EvalBackend("cpu"))
+    offset = None
+    for pt in [*POINTS, (0.4, -0.3, 1.5, 0.2, 1.3)]:
+        v = _vec(ROOT, [p for n, p in zip(NAMES, pt, strict=True) if n in names])
+        assert fast.value(v) == pytest.approx(slow.value(v), rel=1e-12, abs=0)
+        np.testing.assert_allclose(list(fast.gradient(v)), list(slow.gradient(v)), rtol=1e-11, atol=1e-9)
+        m.set(*pt)
+        if offset is None:
+            offset = nll.getVal() - fast.value(v)
+        assert nll.getVal() - fast.value(v) == pytest.approx(offset, abs=1e-7)
 
 
 def _template(ROOT: Any, keep: dict[str, Any]) -> Any:

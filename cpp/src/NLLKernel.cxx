@@ -1,7 +1,9 @@
 #include "RooEFT/NLLKernel.h"
 
+#include "ColumnPass.h"
 #include "CpuDispatch.h"
 
+#include "RooEFT/Detail.h"
 #include "RooEFT/Math.h"
 #include "RooEFT/OnnxSession.h"
 #include "RooEFT/RooEFTTemplatePdf.h"
@@ -41,17 +43,7 @@ std::vector<std::size_t> indicesOf(const NLLKernel &k, const std::string &owner,
    return out;
 }
 
-/// Kahan (compensated) running sum.
-struct Kahan {
-   double sum = 0.0, c = 0.0;
-   void add(double v)
-   {
-      const double y = v - c;
-      const double t = sum + y;
-      c = (t - sum) - y;
-      sum = t;
-   }
-};
+using Kahan = Detail::KahanSum;
 
 unsigned defaultThreads()
 {
@@ -85,8 +77,10 @@ struct NLLKernel::Unbinned {
    std::size_t nProc = 0, nT = 1, nC = 0, nS = 0, rowWidth = 0;
    std::vector<std::size_t> procT, procK;
    YieldModel ym;
-   int normMode = 0;  ///< 0: I = ν_tot/N_0, 1: normalisation sample, 2: learned closed form
-   YieldModel normYm; ///< normMode 2
+   /// 0: I = ν_tot/N_0 (no normalisation sample); 1: the sample, event by event (per-event shape
+   /// systematics); 2: the sample from its per-term sums (RooEFTUnbinnedPdf::normSums)
+   int normMode = 0;
+   std::vector<double> normSums; ///< normMode 2: S_pt, per process procT[p] values
    std::vector<float> cols;
    std::size_t n = 0;
    std::vector<double> w;
@@ -203,18 +197,17 @@ void NLLKernel::addUnbinned(const RooEFTUnbinnedPdf &pdf, const std::vector<floa
                                      std::to_string(first) + ")");
    }
    if (!pdf._normWeights.empty()) {
-      ch->normMode = 1;
-      ch->normCols = pdf._normCols;
-      ch->normW = pdf._normWeights;
-      ch->nNorm = pdf._normWeights.size();
-   } else if (!pdf._learnedNorm.empty()) {
-      ch->normMode = 2;
-      ch->normYm = pdf._ym;
-      ch->normYm.yields.assign(ch->normYm.nProc, 1.0);
-      ch->normYm.xsec = pdf._learnedNorm;
-      if (!pdf._learnedKappaUp.empty()) {
-         ch->normYm.shapeUp = pdf._learnedKappaUp;
-         ch->normYm.shapeDown = pdf._learnedKappaDown;
+      // without per-event shape systematics, Σ_j w_j R_j = Σ_p μ_p Σ_t m_t S_pt: the pdf's sums,
+      // computed once (its cache), make I and its gradient O(processes × terms) per call
+      const bool shapeColumns = std::any_of(ch->procK.begin(), ch->procK.end(), [](std::size_t k) { return k > 0; });
+      if (pdf.factorisedNormalisation() && !shapeColumns) {
+         ch->normMode = 2;
+         ch->normSums = pdf.normSums({}, {}, std::vector<double>(ch->nS, 0.0));
+      } else {
+         ch->normMode = 1;
+         ch->normCols = pdf._normCols;
+         ch->normW = pdf._normWeights;
+         ch->nNorm = pdf._normWeights.size();
       }
    }
    _unbinned.push_back(std::move(ch));
@@ -420,8 +413,8 @@ bool fullPass(std::size_t nProc, const std::vector<std::size_t> &procT, const st
    const std::size_t nBlocks = (n + NLLKernel::kBlock - 1) / NLLKernel::kBlock;
    const std::size_t width = grad ? nAcc : 1;
    std::vector<double> partial(nBlocks * nAcc, 0.0);
-   const unsigned nThreads = static_cast<unsigned>(std::min<std::size_t>(
-      threads, std::max<std::size_t>(1, n / (16 * NLLKernel::kBlock)))); // ≥ 16 blocks per thread
+   const unsigned nThreads = static_cast<unsigned>(
+      std::min<std::size_t>(threads, std::max<std::size_t>(1, n / (16 * NLLKernel::kBlock)))); // ≥ 16 blocks per thread
    std::vector<char> okPerThread(nThreads, 1);
    auto work = [&](unsigned tid) {
       Scratch s(nProc, rowWidth);
@@ -461,6 +454,28 @@ bool fullPass(std::size_t nProc, const std::vector<std::size_t> &procT, const st
 
 } // namespace
 
+std::vector<double> Detail::termSums(const std::vector<std::size_t> &procT, const std::vector<std::size_t> &procK,
+                                     std::size_t rowWidth, const std::vector<float> &cols, std::size_t n,
+                                     const std::vector<double> &w, const double *sysCoef, unsigned threads)
+{
+   // the integral-mode pass with its gradient accumulators: per process [Σ w q r_t (T), WA, WB (2K)]
+   // after acc[0]; the sums do not depend on the θ coefficients, so they are zero here
+   const std::size_t nProc = procT.size();
+   std::size_t nAcc = 1, nCoef = 0;
+   for (std::size_t p = 0; p < nProc; ++p) {
+      nAcc += procT[p] + 2 * procK[p];
+      nCoef += procT[p];
+   }
+   const std::vector<double> coef(nCoef, 0.0);
+   std::vector<double> acc, sums;
+   fullPass(nProc, procT, procK, rowWidth, nAcc, cols, n, w, coef.data(), sysCoef, false, true, threads, acc);
+   for (std::size_t p = 0, a = 1; p < nProc; ++p) {
+      sums.insert(sums.end(), acc.begin() + a, acc.begin() + a + procT[p]);
+      a += procT[p] + 2 * procK[p];
+   }
+   return sums;
+}
+
 double NLLKernel::unbinnedTerm(const Unbinned &ch, const double *x, double *grad) const
 {
    const double nan = std::numeric_limits<double>::quiet_NaN();
@@ -490,9 +505,9 @@ double NLLKernel::unbinnedTerm(const Unbinned &ch, const double *x, double *grad
    const bool wantGrad = grad != nullptr;
    const std::size_t nAcc = ch.nAcc();
    // gradient pieces: ν_tot, L = Σ w ln R, I
-   std::vector<double> gT(nC), gS(nS), gN(nN), gR(nR);                       // ∂ν_tot
-   std::vector<double> lT(nC), lS(nS), lN(nN), lR(nR);                       // ∂L
-   std::vector<double> iT(nC), iS(nS), iN(nN), iR(nR);                       // ∂I
+   std::vector<double> gT(nC), gS(nS), gN(nN), gR(nR); // ∂ν_tot
+   std::vector<double> lT(nC), lS(nS), lN(nN), lR(nR); // ∂L
+   std::vector<double> iT(nC), iS(nS), iN(nN), iR(nR); // ∂I
    const double nuTot = ch.ym.totalYieldGradient(m.data(), dm.data(), nC, nuS.data(), nuN.data(), rates.data(),
                                                  gT.data(), gS.data(), gN.data(), gR.data());
    if (!(nuTot > 0))
@@ -541,8 +556,15 @@ double NLLKernel::unbinnedTerm(const Unbinned &ch, const double *x, double *grad
       if (wantGrad)
          accToGrad(accI, iT.data(), iS.data(), iN.data(), iR.data());
    } else if (ch.normMode == 2) {
-      I = ch.normYm.totalYieldGradient(m.data(), dm.data(), nC, nuS.data(), nuN.data(), rates.data(), iT.data(),
-                                       iS.data(), iN.data(), iR.data());
+      // the accumulators a pass would give (no shape columns): [Σ w R, S_pt per process]
+      std::vector<double> accI(nAcc);
+      I = 0.0;
+      for (std::size_t p = 0, j = 0; p < ch.nProc; j += ch.procT[p], ++p)
+         I += mu[p] * Math::dot(m.data(), ch.normSums.data() + j, ch.procT[p]);
+      accI[0] = I;
+      std::copy(ch.normSums.begin(), ch.normSums.end(), accI.begin() + 1);
+      if (wantGrad)
+         accToGrad(accI, iT.data(), iS.data(), iN.data(), iR.data());
    } else {
       const double n0 = ch.ym.nominalTotal();
       I = nuTot / n0;
@@ -642,9 +664,10 @@ double NLLKernel::binnedTerm(const Binned &ch, const double *x, double *grad) co
             }
             for (std::size_t e = 0; e < ch.shapeNu.size(); ++e) {
                if (static_cast<std::size_t>(ch.shapeProc[e]) == p)
-                  grad[ch.iNu[ch.shapeNu[e]]] += c * factor[p] * scale[p * nB + b] *
-                                                 Math::code4AddDerivative(nuOf(ch.shapeNu[e]), ch.nominal[p * nB + b],
-                                                                          ch.shapeUp[e * nB + b], ch.shapeDown[e * nB + b]);
+                  grad[ch.iNu[ch.shapeNu[e]]] +=
+                     c * factor[p] * scale[p * nB + b] *
+                     Math::code4AddDerivative(nuOf(ch.shapeNu[e]), ch.nominal[p * nB + b], ch.shapeUp[e * nB + b],
+                                              ch.shapeDown[e * nB + b]);
             }
             for (std::size_t r = 0; r < ch.rateProcess.size(); ++r) {
                if (static_cast<std::size_t>(ch.rateProcess[r]) != p)

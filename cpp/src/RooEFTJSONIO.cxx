@@ -47,9 +47,6 @@ public:
    static const RooListProxy &normNuisances(const RooEFTUnbinnedPdf &p) { return p._nuNorm; }
    static const RooListProxy &rateModifiers(const RooEFTUnbinnedPdf &p) { return p._rates; }
    static const YieldModel &yieldModel(const RooEFTUnbinnedPdf &p) { return p._ym; }
-   static const std::vector<double> &learnedNorm(const RooEFTUnbinnedPdf &p) { return p._learnedNorm; }
-   static const std::vector<double> &learnedKappaUp(const RooEFTUnbinnedPdf &p) { return p._learnedKappaUp; }
-   static const std::vector<double> &learnedKappaDown(const RooEFTUnbinnedPdf &p) { return p._learnedKappaDown; }
    static const std::vector<float> &normInputs(const RooEFTUnbinnedPdf &p) { return p._normInputs; }
    static const std::vector<double> &normWeights(const RooEFTUnbinnedPdf &p) { return p._normWeights; }
 
@@ -145,8 +142,8 @@ std::vector<unsigned char> base64Decode(const std::string &text)
          if (pad > 0 || (v[k] = value(c)) < 0)
             throw std::invalid_argument("corrupted base64: invalid character at position " + std::to_string(i + k));
       }
-      const std::uint32_t triple = (std::uint32_t(v[0]) << 18) | (std::uint32_t(v[1]) << 12) |
-                                   (std::uint32_t(v[2]) << 6) | std::uint32_t(v[3]);
+      const std::uint32_t triple =
+         (std::uint32_t(v[0]) << 18) | (std::uint32_t(v[1]) << 12) | (std::uint32_t(v[2]) << 6) | std::uint32_t(v[3]);
       out.push_back(static_cast<unsigned char>((triple >> 16) & 0xff));
       if (pad < 2)
          out.push_back(static_cast<unsigned char>((triple >> 8) & 0xff));
@@ -374,15 +371,6 @@ public:
          e["process"] << procs[ym.rateProcess[r]];
          e["parameter"] << HS3Access::rateModifiers(pdf)[r].GetName();
       }
-      const auto &ln = HS3Access::learnedNorm(pdf);
-      const auto &lku = HS3Access::learnedKappaUp(pdf);
-      const auto &lkd = HS3Access::learnedKappaDown(pdf);
-      if (!ln.empty() || !lku.empty()) {
-         auto &l = elem["learned_normalisation"].set_map();
-         writeArray(l["term_means"], ln);
-         writeArray(l["shape_kappa_up"], lku);
-         writeArray(l["shape_kappa_down"], lkd);
-      }
       const auto &w = HS3Access::normWeights(pdf);
       if (!w.empty()) {
          auto &s = elem["normalisation_sample"].set_map();
@@ -439,12 +427,11 @@ public:
          auto *mu = tool->request<RooAbsReal>(need(w, e, "parameter").val(), w.name);
          guarded(w, [&] { pdf->setRateModifier(need(w, e, "process").val().c_str(), *mu); });
       }
-      if (const JSONNode *l = elem.find("learned_normalisation")) {
-         const auto means = readArray<double>(w, need(w, *l, "term_means"), "term_means");
-         const auto up = readArray<double>(w, need(w, *l, "shape_kappa_up"), "shape_kappa_up");
-         const auto down = readArray<double>(w, need(w, *l, "shape_kappa_down"), "shape_kappa_down");
-         guarded(w, [&] { pdf->setLearnedNormalisation(means, up, down); });
-      }
+      // written by earlier versions; the normalisation sample, when present, took precedence
+      if (elem.has_child("learned_normalisation") && !elem.has_child("normalisation_sample"))
+         fail(w.cls, w.name,
+              "'learned_normalisation' (the closed-form normalisation of earlier rooeft versions) is no longer "
+              "supported: the normalisation is the 'normalisation_sample'; rebuild the workspace and export it again");
       if (const JSONNode *s = elem.find("normalisation_sample")) {
          const auto inputs = readArray<float>(w, need(w, *s, "inputs"), "normalisation_sample.inputs");
          const auto weights = readArray<double>(w, need(w, *s, "weights"), "normalisation_sample.weights");
@@ -615,7 +602,8 @@ public:
       const RooArgList inputs = requestList<RooAbsReal>(tool, w, elem, "inputs");
       const int index = need(w, elem, "output_index").val_int();
       std::unique_ptr<RooEFTONNXFunction> f;
-      guarded(w, [&] { f = std::make_unique<RooEFTONNXFunction>(w.name.c_str(), w.name.c_str(), model, inputs, index); });
+      guarded(w,
+              [&] { f = std::make_unique<RooEFTONNXFunction>(w.name.c_str(), w.name.c_str(), model, inputs, index); });
       tool->wsImport(*f);
       return true;
    }

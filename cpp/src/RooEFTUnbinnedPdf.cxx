@@ -1,5 +1,6 @@
 #include "RooEFT/RooEFTUnbinnedPdf.h"
 
+#include "ColumnPass.h"
 #include "RooEFT/Detail.h"
 #include "RooEFT/Math.h"
 #include "RooEFT/ModelLayout.h"
@@ -15,11 +16,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <stdexcept>
 
 namespace {
 constexpr std::size_t kMaxBatchCaches = 4;
 constexpr std::size_t kMaxScalarCache = 4000000;
+constexpr std::size_t kMaxNormSums = 8;
 
 std::string pdfName(const RooAbsArg *a) { return std::string("RooEFTUnbinnedPdf '") + a->GetName() + "': "; }
 
@@ -44,14 +47,13 @@ void checkNames(const RooAbsArg *self, const char *what, const RooArgList &given
 RooEFTUnbinnedPdf::RooEFTUnbinnedPdf(const char *name, const char *title, const char *onnxPath,
                                      const RooArgList &observables, const RooArgList &coefficients,
                                      const RooArgList &shapeNuisances)
-   : RooEFTUnbinnedPdf(name, title, RooEFT::OnnxSession::readFile(onnxPath), observables, coefficients,
-                       shapeNuisances)
+   : RooEFTUnbinnedPdf(name, title, RooEFT::OnnxSession::readFile(onnxPath), observables, coefficients, shapeNuisances)
 {
 }
 
-RooEFTUnbinnedPdf::RooEFTUnbinnedPdf(const char *name, const char *title,
-                                     const std::vector<unsigned char> &modelBytes, const RooArgList &observables,
-                                     const RooArgList &coefficients, const RooArgList &shapeNuisances)
+RooEFTUnbinnedPdf::RooEFTUnbinnedPdf(const char *name, const char *title, const std::vector<unsigned char> &modelBytes,
+                                     const RooArgList &observables, const RooArgList &coefficients,
+                                     const RooArgList &shapeNuisances)
    : RooAbsPdf(name, title), _obs("obs", "observables", this), _theta("theta", "Wilson coefficients", this),
      _nuShape("nuShape", "shape nuisances", this), _nuNorm("nuNorm", "normalisation nuisances", this),
      _rates("rates", "rate modifiers", this), _modelBytes(modelBytes)
@@ -62,9 +64,10 @@ RooEFTUnbinnedPdf::RooEFTUnbinnedPdf(const char *name, const char *title,
 RooEFTUnbinnedPdf::RooEFTUnbinnedPdf(const RooEFTUnbinnedPdf &other, const char *name)
    : RooAbsPdf(other, name), _obs("obs", this, other._obs), _theta("theta", this, other._theta),
      _nuShape("nuShape", this, other._nuShape), _nuNorm("nuNorm", this, other._nuNorm),
-     _rates("rates", this, other._rates), _modelBytes(other._modelBytes), _ym(other._ym), _learnedNorm(other._learnedNorm),
-     _learnedKappaUp(other._learnedKappaUp), _learnedKappaDown(other._learnedKappaDown),
-     _normCols(other._normCols), _normWeights(other._normWeights), _normInputs(other._normInputs), _session(other._session), _layout(other._layout), _caches(other._caches), _nCalls(other._nCalls)
+     _rates("rates", this, other._rates), _modelBytes(other._modelBytes), _ym(other._ym), _normCols(other._normCols),
+     _normWeights(other._normWeights), _normInputs(other._normInputs), _normSums(other._normSums),
+     _factorised(other._factorised), _session(other._session), _layout(other._layout), _caches(other._caches),
+     _nCalls(other._nCalls)
 {
 }
 
@@ -162,8 +165,7 @@ void RooEFTUnbinnedPdf::setCrossSection(const char *process, const std::vector<d
    setValueDirty();
 }
 
-void RooEFTUnbinnedPdf::setShapeNormEffect(const char *process, const char *nuisance, double kappaUp,
-                                           double kappaDown)
+void RooEFTUnbinnedPdf::setShapeNormEffect(const char *process, const char *nuisance, double kappaUp, double kappaDown)
 {
    const std::size_t p = processIndex(process);
    const auto &syst = layout().systematics;
@@ -249,50 +251,11 @@ void RooEFTUnbinnedPdf::parameterValues(RooFit::EvalContext &ctx, std::vector<do
    values(_rates, rates);
 }
 
-void RooEFTUnbinnedPdf::setLearnedNormalisation(const std::vector<double> &termMeans,
-                                                const std::vector<double> &shapeKappaUp,
-                                                const std::vector<double> &shapeKappaDown)
-{
-   const Layout &L = layout();
-   const std::size_t nP = L.processes.size(), nS = L.systematics.size();
-   if (shapeKappaUp.size() != shapeKappaDown.size() || (!shapeKappaUp.empty() && shapeKappaUp.size() != nP * nS))
-      throw std::invalid_argument(pdfName(this) + "learned shape κ need nProcesses × nShapeNuisances = " +
-                                  std::to_string(nP * nS) + " values per direction");
-   for (std::size_t i = 0; i < shapeKappaUp.size(); ++i) {
-      if (!(shapeKappaUp[i] > 0) || !(shapeKappaDown[i] > 0) || !std::isfinite(shapeKappaUp[i]) ||
-          !std::isfinite(shapeKappaDown[i]))
-         throw std::invalid_argument(pdfName(this) + "learned shape κ must be finite and > 0 (entry " +
-                                     std::to_string(i) + ")");
-   }
-   _learnedKappaUp = shapeKappaUp;
-   _learnedKappaDown = shapeKappaDown;
-   if (termMeans.empty()) {
-      _learnedNorm.clear();
-      setValueDirty();
-      return;
-   }
-   if (termMeans.size() != nP * L.nT)
-      throw std::invalid_argument(pdfName(this) + "learned normalisation needs nProcesses × nTerms = " +
-                                  std::to_string(nP * L.nT) + " values, got " + std::to_string(termMeans.size()));
-   double sm = 0.0;
-   for (std::size_t i = 0; i < termMeans.size(); ++i) {
-      if (!std::isfinite(termMeans[i]))
-         throw std::invalid_argument(pdfName(this) + "learned normalisation has a non-finite entry " +
-                                     std::to_string(i));
-      if (i % L.nT == 0)
-         sm += termMeans[i];
-   }
-   if (!(sm > 0))
-      throw std::invalid_argument(pdfName(this) + "learned normalisation at the SM is " + std::to_string(sm) +
-                                  ", must be positive");
-   _learnedNorm = termMeans;
-   setValueDirty();
-}
-
 void RooEFTUnbinnedPdf::setNormalisationSample(const std::vector<float> &inputs, const std::vector<double> &weights)
 {
    const Layout &L = layout();
    const std::size_t d = _obs.size(), n = weights.size();
+   _normSums.clear();
    if (inputs.empty() && weights.empty()) {
       _normCols.clear();
       _normWeights.clear();
@@ -312,8 +275,8 @@ void RooEFTUnbinnedPdf::setNormalisationSample(const std::vector<float> &inputs,
       total += weights[i];
    }
    if (!(total > 0))
-      throw std::invalid_argument(pdfName(this) + "normalisation sample: the weights sum to " +
-                                  std::to_string(total) + ", must be positive");
+      throw std::invalid_argument(pdfName(this) + "normalisation sample: the weights sum to " + std::to_string(total) +
+                                  ", must be positive");
    std::vector<float> net(n * L.outputs.size());
    session().run(inputs.data(), n, net.data());
    ++*_nCalls;
@@ -323,9 +286,9 @@ void RooEFTUnbinnedPdf::setNormalisationSample(const std::vector<float> &inputs,
    _normInputs = inputs;
    for (std::size_t i = 0; i < n; ++i) {
       if (std::isnan(_normCols[i])) { // an event with non-finite network outputs: left out
-         _normWeights[i] = 0.0;
+         _normWeights[i] = 0.0;       // (all its columns 0, so that 0 · NaN never enters a sum)
          for (std::size_t j = 0; j < L.rowWidth; ++j)
-            _normCols[j * n + i] = j == 0 ? 0.0f : _normCols[j * n + i];
+            _normCols[j * n + i] = 0.0f;
       }
    }
    double kept = 0.0;
@@ -362,27 +325,92 @@ void RooEFTUnbinnedPdf::sampleTerms(std::vector<double> &terms) const
 
 double RooEFTUnbinnedPdf::sampleIntegral(const char *rangeName) const
 {
+   const std::size_t d = _obs.size();
+   std::vector<double> lo, hi;
+   if (rangeName && *rangeName) {
+      for (std::size_t k = 0; k < d; ++k) {
+         const auto &v = static_cast<const RooRealVar &>(_obs[k]);
+         lo.push_back(v.getMin(rangeName));
+         hi.push_back(v.getMax(rangeName));
+      }
+   }
+   if (!_factorised)
+      return samplePass(lo, hi);
+   const Layout &L = layout();
+   std::vector<double> m, nuShape, nuNorm, rates;
+   parameterValues(m, nuShape, nuNorm, rates);
+   const std::vector<double> &S = normSums(lo, hi, nuShape);
+   double sum = 0.0;
+   for (std::size_t p = 0, j = 0; p < L.processes.size(); ++p) {
+      double sp = 0.0;
+      for (std::size_t t = 0; t < L.procT[p]; ++t)
+         sp += m[t] * S[j++];
+      sum += _ym.rateFactor(p, nuNorm.data(), rates.data()) * sp;
+   }
+   return sum;
+}
+
+double RooEFTUnbinnedPdf::samplePass(const std::vector<double> &lo, const std::vector<double> &hi) const
+{
    std::vector<double> terms;
    sampleTerms(terms);
    const std::size_t d = _obs.size();
-   std::vector<double> lo(d), hi(d);
-   const bool ranged = rangeName && *rangeName;
-   for (std::size_t k = 0; ranged && k < d; ++k) {
-      const auto &v = static_cast<const RooRealVar &>(_obs[k]);
-      lo[k] = v.getMin(rangeName);
-      hi[k] = v.getMax(rangeName);
-   }
-   double sum = 0.0;
+   RooEFT::Detail::KahanSum sum;
    for (std::size_t j = 0; j < terms.size(); ++j) {
       bool in = true;
-      for (std::size_t k = 0; ranged && in && k < d; ++k) {
+      for (std::size_t k = 0; k < lo.size() && in; ++k) {
          const double x = _normInputs[j * d + k];
          in = x >= lo[k] && x <= hi[k];
       }
       if (in)
-         sum += terms[j];
+         sum.add(terms[j]);
    }
-   return sum;
+   return sum.sum;
+}
+
+const std::vector<double> &RooEFTUnbinnedPdf::normSums(const std::vector<double> &lo, const std::vector<double> &hi,
+                                                       const std::vector<double> &nuShape) const
+{
+   std::vector<std::uint64_t> key;
+   auto put = [&key](double v) {
+      std::uint64_t bits;
+      std::memcpy(&bits, &v, sizeof bits);
+      key.push_back(bits);
+   };
+   key.push_back(lo.empty() ? 0 : 1);
+   for (std::size_t k = 0; k < lo.size(); ++k) {
+      put(lo[k]);
+      put(hi[k]);
+   }
+   const Layout &L = layout();
+   if (std::any_of(L.procK.begin(), L.procK.end(), [](std::size_t k) { return k > 0; })) {
+      for (double v : nuShape)
+         put(v);
+   }
+   auto hit = std::find_if(_normSums.begin(), _normSums.end(), [&](const NormSums &e) { return e.key == key; });
+   if (hit != _normSums.end()) {
+      std::rotate(_normSums.begin(), hit, hit + 1);
+      return _normSums.front().sums;
+   }
+
+   // one pass (the NLL kernel's) over the sample's events, weight 0 outside the range
+   const std::size_t n = _normWeights.size(), d = _obs.size();
+   std::vector<double> w = _normWeights, sysCoef;
+   for (std::size_t j = 0; !lo.empty() && j < n; ++j) {
+      for (std::size_t k = 0; k < d; ++k) {
+         const double x = _normInputs[j * d + k];
+         if (!(x >= lo[k] && x <= hi[k])) {
+            w[j] = 0.0;
+            break;
+         }
+      }
+   }
+   systematicCoefficients(nuShape.data(), sysCoef);
+   NormSums e{std::move(key), RooEFT::Detail::termSums(L.procT, L.procK, L.rowWidth, _normCols, n, w, sysCoef.data())};
+   if (_normSums.size() >= kMaxNormSums)
+      _normSums.pop_back();
+   _normSums.insert(_normSums.begin(), std::move(e));
+   return _normSums.front().sums;
 }
 
 double RooEFTUnbinnedPdf::rateFactor(std::size_t p) const
@@ -459,18 +487,7 @@ double RooEFTUnbinnedPdf::analyticalIntegral(Int_t code, const char *rangeName) 
       throw std::logic_error(pdfName(this) + "unknown integration code " + std::to_string(code));
    if (!_normWeights.empty())
       return sampleIntegral();
-   if (_learnedNorm.empty())
-      return expectedYield() / _ym.nominalTotal();
-   RooEFT::YieldModel norm = _ym;
-   norm.yields.assign(norm.nProc, 1.0);
-   norm.xsec = _learnedNorm;
-   if (!_learnedKappaUp.empty()) {
-      norm.shapeUp = _learnedKappaUp;
-      norm.shapeDown = _learnedKappaDown;
-   }
-   std::vector<double> m, nuShape, nuNorm, rates;
-   parameterValues(m, nuShape, nuNorm, rates);
-   return norm.totalYield(m.data(), nuShape.data(), nuNorm.data(), rates.data());
+   return expectedYield() / _ym.nominalTotal();
 }
 
 void RooEFTUnbinnedPdf::fillColumns(const float *net, std::size_t n, float *cols) const

@@ -54,6 +54,19 @@ inline void gatherRows(const std::vector<std::span<const double>> &cols, std::si
    }
 }
 
+/// Kahan (compensated) running sum: the sums over many events (normalisation sample, NLL kernel)
+/// combine their partial sums with it, so their rounding does not grow with the number of terms.
+struct KahanSum {
+   double sum = 0.0, c = 0.0;
+   void add(double v)
+   {
+      const double y = v - c;
+      const double t = sum + y;
+      c = (t - sum) - y;
+      sum = t;
+   }
+};
+
 } // namespace Detail
 } // namespace RooEFT
 

@@ -37,9 +37,11 @@
 /// pdf's network on the calling thread and touches the pdf's lazily built session and layout, so
 /// it follows the pdf's contract (one thread per pdf at a time).
 ///
-/// Caches: the kernel holds the network outputs of exactly the events given to addUnbinned (and
-/// the pdf's normalisation sample); nothing is keyed or invalidated. Another dataset (a toy, an
-/// Asimov set) needs another kernel.
+/// Caches: the kernel holds the network outputs of exactly the events given to addUnbinned and
+/// the pdf's normalisation: its sample's cached columns (a pass per call), or, without per-event
+/// shape systematics, only the sample's per-process, per-term sums (RooEFTUnbinnedPdf's cache
+/// policy), which make the integral and its gradient O(processes × terms) per call. Nothing is
+/// keyed or invalidated. Another dataset (a toy, an Asimov set) needs another kernel.
 ///
 /// C++:
 /// ~~~{.cpp}

@@ -6,11 +6,17 @@
 /// Value (unnormalised): `R(x|θ,ν) = Σ_p μ_p(ν) π_p(x) r_p(x|θ) Π_k I(ν_k; s⁻_pk(x), s⁺_pk(x))`,
 /// with `r_p = 1 + Σ θ_a r_pa + Σ_{a≤b} θ_aθ_b r_pab` and `I` the smooth exponential interpolation
 /// of RooEFT::Math::expInterp (so the product over k is one exponential per event and process).
-/// The normalisation over the observables is analytic:
-/// `∫ R dP_SM = ν_tot(θ,ν)/N_0` with `ν_tot = Σ_p N_p μ_p σ_p(θ)/σ_p(0) Π_k I(ν_k; κ⁻_pk, κ⁺_pk)`
-/// from weighted-simulation sums, and `expectedEvents() = ν_tot`. So `fitTo(data, Extended=True)`
-/// minimises `ν_tot − Σ_i ln R(x_i) + const` (DESIGN.md §1.4) and no numerical integral over x is
-/// ever done.
+/// The normalisation over the observables is a weighted sum over the normalisation sample (SM
+/// simulation, setNormalisationSample): `∫ R dP_SM = Σ_j w_j R(x_j|θ,ν) / Σ_j w_j`, while
+/// `expectedEvents() = ν_tot(θ,ν) = Σ_p N_p μ_p σ_p(θ)/σ_p(0) Π_k I(ν_k; κ⁻_pk, κ⁺_pk)` from
+/// weighted-simulation sums. So `fitTo(data, Extended=True)` minimises
+/// `ν_tot − Σ_i ln R(x_i) + N ln ∫ R dP_SM + const` (DESIGN.md §1.4, shape × rate) and no numerical
+/// integral over x is ever done. Without a sample the integral is ν_tot/N_0 (exact for a perfect
+/// network). The sum is factorised: R is linear in the term monomials m_t(θ) and in the rate
+/// factors μ_p, so `Σ_j w_j R_j = Σ_p μ_p Σ_t m_t(θ) S_pt(ν)` with the per-process, per-term sums
+/// `S_pt(ν) = Σ_j w_j π_p(x_j) r_pt(x_j) Π_k I(ν_k; s⁻_pk(x_j), s⁺_pk(x_j))` cached (below); an
+/// evaluation costs O(processes × terms), and one pass over the sample when the shape nuisances ν
+/// moved (never without per-event shape systematics).
 ///
 /// The network is evaluated once per dataset (one batched ONNX Runtime call) and its outputs are
 /// cached, so a minimiser step costs O(N × terms); changing θ or ν never re-runs it. A new
@@ -34,7 +40,15 @@
 ///    would exceed 4 million points.
 ///  - The normalisation sample's outputs (`_normCols`) are persistent, computed once in
 ///    setNormalisationSample, and never invalidated by parameter changes.
-/// Parameter values are never part of a key: θ, ν and rate modifiers enter only the closed forms.
+///  - Normalisation sums (`_normSums`, per object, copied to clones, transient): the S_pt above
+///    for the last 8 keys, most recently used first. Key = the exact bit patterns of what enters
+///    the sums non-linearly: the bounds of the integration range (none for the full sample; for a
+///    named range its [min, max] per observable, so redefining a range is a new key) and the
+///    values of the shape nuisances (none without per-event shape systematics, so the sums are
+///    computed once). θ, the normalisation nuisances and the rate modifiers are never part of
+///    it. Emptied by setNormalisationSample; rebuilt lazily after reading from a file.
+/// Otherwise parameter values are never part of a key: θ, ν and rate modifiers enter only the
+/// closed forms.
 ///
 /// ### Threading contract
 /// Lazily mutated state (all `mutable`, transient, created or changed inside const functions):
@@ -83,7 +97,7 @@ class ModelLayout;
 class OnnxSession;
 class NLLKernel;
 class HS3Access;
-}
+} // namespace RooEFT
 
 class RooEFTUnbinnedPdf : public RooAbsPdf {
 public:
@@ -93,8 +107,7 @@ public:
    RooEFTUnbinnedPdf(const char *name, const char *title, const char *onnxPath, const RooArgList &observables,
                      const RooArgList &coefficients, const RooArgList &shapeNuisances);
    RooEFTUnbinnedPdf(const char *name, const char *title, const std::vector<unsigned char> &modelBytes,
-                     const RooArgList &observables, const RooArgList &coefficients,
-                     const RooArgList &shapeNuisances);
+                     const RooArgList &observables, const RooArgList &coefficients, const RooArgList &shapeNuisances);
    RooEFTUnbinnedPdf(const RooEFTUnbinnedPdf &other, const char *name = nullptr);
    TObject *clone(const char *newname) const override { return new RooEFTUnbinnedPdf(*this, newname); }
 
@@ -113,26 +126,22 @@ public:
    /// A rate modifier μ multiplying the yield and the per-event term of a process (several per
    /// process multiply; a free μ, or a constrained one such as an MC-statistics γ).
    void setRateModifier(const char *process, RooAbsReal &mu);
-   /// Normalise the shape by the learned ratio's own mean over the SM simulation instead of the
-   /// exact yields (shape × rate likelihood; robust to a biased network): `termMeans` holds, per
-   /// process (in `processes()` order) and term t (canonical order), `L_pt = Σ_i w_i π_p(x_i)
-   /// r̂_pt(x_i) / Σ_i w_i` over all simulated events of the channel (r̂_p0 = 1). The integral of
-   /// R over the SM density is then `Σ_p μ_p Σ_t m_t(θ) L_pt · Π_k I(ν_k; κ⁻_pk, κ⁺_pk)`, while
-   /// expectedEvents() stays the exact ν_tot(θ,ν). Empty: the exact yields normalise (exact only
-   /// for a perfect network). `shapeKappaUp/Down` (nProc × nShape, optional) are the learned
-   /// per-event ratios' own yield effects in the shape normalisation, `κ± = exp(E[π_p ln s±]/E[π_p])`
-   /// (first-order consistent with the per-event factors); empty: the exact κ of setShapeNormEffect.
-   void setLearnedNormalisation(const std::vector<double> &termMeans, const std::vector<double> &shapeKappaUp = {},
-                                const std::vector<double> &shapeKappaDown = {});
-   bool hasLearnedNormalisation() const { return !_learnedNorm.empty(); }
-   /// The general shape normalisation: integrate R exactly over a weighted SM simulation sample,
-   /// `∫ R dP_SM = Σ_j w_j R(x_j|θ,ν) / Σ_j w_j`. The network runs once here on `inputs` (n rows
-   /// of raw observables, row-major); the cached columns are stored in the object (persistent) and
-   /// each evaluation costs one closed-form pass over them. Exact for the learned model with
-   /// per-event shape systematics (where the closed form of setLearnedNormalisation is only
-   /// approximate). Takes precedence over setLearnedNormalisation; empty inputs remove it.
+   /// The shape normalisation: the integral of R over the SM density is taken over a weighted SM
+   /// simulation sample, `∫ R dP_SM = Σ_j w_j R(x_j|θ,ν) / Σ_j w_j`, which is exact for the learned
+   /// model (a network biased in its mean or in its per-event shape ratios normalises itself). The
+   /// network runs once here on `inputs` (n rows of raw observables, row-major); the cached columns
+   /// are stored in the object (persistent). An evaluation then costs O(processes × terms) from
+   /// the cached per-term sums (see "Cache policy"), or one closed-form pass over the sample when
+   /// the shape nuisances moved. Empty inputs and weights remove the sample. Without a sample the
+   /// integral is ν_tot(θ,ν)/N_0 from the yield model (exact only for a perfect network).
    void setNormalisationSample(const std::vector<float> &inputs, const std::vector<double> &weights);
    std::size_t normalisationSampleSize() const { return _normWeights.size(); }
+   /// For tests and benchmarks: `false` evaluates the integral over the normalisation sample event
+   /// by event at every call (the reference the factorised sums are checked against), `true` (the
+   /// default) uses the cached per-term sums. Not persistent; copied to clones and read by
+   /// RooEFT::NLLKernel::addUnbinned.
+   void setFactorisedNormalisation(bool on) { _factorised = on; }
+   bool factorisedNormalisation() const { return _factorised; }
 
    // --- inspection ---
    const std::vector<std::string> &processes() const;
@@ -188,8 +197,13 @@ private:
    /// Cached network outputs; shared with clones (RooFit clones pdfs when it builds likelihoods).
    /// Not locked: see the threading contract in the class documentation.
    struct Caches {
-      std::vector<CacheEntry> batch;                                  ///< most recent first
-      std::unordered_map<std::string, std::vector<float>> scalar;   ///< keyed by observable values
+      std::vector<CacheEntry> batch;                              ///< most recent first
+      std::unordered_map<std::string, std::vector<float>> scalar; ///< keyed by observable values
+   };
+   /// Per-term sums over the normalisation sample for one key (see the cache policy).
+   struct NormSums {
+      std::vector<std::uint64_t> key; ///< bit patterns: range flag, range bounds, shape-nuisance values
+      std::vector<double> sums;       ///< S_pt, per process procT[p] values
    };
    void init(const RooArgList &observables, const RooArgList &coefficients, const RooArgList &shapeNuisances);
    const RooEFT::OnnxSession &session() const;
@@ -197,8 +211,16 @@ private:
    std::size_t processIndex(const char *process) const;
    void fillColumns(const float *net, std::size_t n, float *cols) const;
    double ratioOf(const float *row) const;
+   /// ∫ R dP_SM over the normalisation sample, over all its events or those in a named range.
    double sampleIntegral(const char *rangeName = nullptr) const;
+   /// w_j R(x_j|θ,ν) per normalisation-sample event at the current parameters.
    void sampleTerms(std::vector<double> &terms) const;
+   /// Σ_j w_j R_j over the sample's events in [lo, hi] (empty: all), event by event (the reference).
+   double samplePass(const std::vector<double> &lo, const std::vector<double> &hi) const;
+   /// The sums S_pt (per process p, procT[p] terms each) over the sample's events in [lo, hi]
+   /// (empty: all) at shape nuisances `nuShape`, from `_normSums` or computed in one pass.
+   const std::vector<double> &normSums(const std::vector<double> &lo, const std::vector<double> &hi,
+                                       const std::vector<double> &nuShape) const;
    /// Per-process coefficients μ_p·m_t(θ) of ratioBatch, at the current values (scalar paths) or
    /// at given values.
    void coefficients(std::vector<double> &coef) const;
@@ -217,27 +239,26 @@ private:
    friend class RooEFT::NLLKernel; // reads the layout, yield model and caches (closed-form NLL)
    friend class RooEFT::HS3Access; // reads the configuration for the HS3 JSON export (RooEFTJSONIO.cxx)
 
-   RooListProxy _obs;      ///< observables (network inputs), in the model's order
-   RooListProxy _theta;    ///< Wilson coefficients, in the model's order
-   RooListProxy _nuShape;  ///< shape nuisances with per-event ratios, in the model's order
-   RooListProxy _nuNorm;   ///< normalisation nuisances
-   RooListProxy _rates;    ///< free rate modifiers
-   std::vector<unsigned char> _modelBytes; ///< the ONNX model (persistent)
-   RooEFT::YieldModel _ym;                 ///< yields, cross-section terms, normalisation effects
-   std::vector<double> _learnedNorm;       ///< nProc × nTerms L_pt (empty: exact normalisation)
-   std::vector<double> _learnedKappaUp;    ///< nProc × nShape (empty: exact κ)
-   std::vector<double> _learnedKappaDown;  ///< nProc × nShape (empty: exact κ)
-   std::vector<float> _normCols;           ///< normalisation sample: cached columns, column-major
-   std::vector<double> _normWeights;       ///< normalisation sample: weights
-   std::vector<float> _normInputs;         ///< normalisation sample: observables (n × d, row-major)
+   RooListProxy _obs;                          ///< observables (network inputs), in the model's order
+   RooListProxy _theta;                        ///< Wilson coefficients, in the model's order
+   RooListProxy _nuShape;                      ///< shape nuisances with per-event ratios, in the model's order
+   RooListProxy _nuNorm;                       ///< normalisation nuisances
+   RooListProxy _rates;                        ///< free rate modifiers
+   std::vector<unsigned char> _modelBytes;     ///< the ONNX model (persistent)
+   RooEFT::YieldModel _ym;                     ///< yields, cross-section terms, normalisation effects
+   std::vector<float> _normCols;               ///< normalisation sample: cached columns, column-major
+   std::vector<double> _normWeights;           ///< normalisation sample: weights
+   std::vector<float> _normInputs;             ///< normalisation sample: observables (n × d, row-major)
    mutable std::vector<double> _genCumulative; //! transient: cumulative w_j R_j for generation
+   mutable std::vector<NormSums> _normSums;    //! transient: see the cache policy, most recent first
+   bool _factorised = true;                    //! transient: setFactorisedNormalisation
 
-   mutable std::shared_ptr<RooEFT::OnnxSession> _session;       //! transient
-   mutable std::shared_ptr<const Layout> _layout;               //! transient, from the metadata
-   mutable std::shared_ptr<Caches> _caches = std::make_shared<Caches>(); //! shared with clones
-   mutable std::shared_ptr<std::size_t> _nCalls = std::make_shared<std::size_t>(0); //! ONNX Runtime calls, shared with clones
+   mutable std::shared_ptr<RooEFT::OnnxSession> _session;                           //! transient
+   mutable std::shared_ptr<const Layout> _layout;                                   //! transient, from the metadata
+   mutable std::shared_ptr<Caches> _caches = std::make_shared<Caches>();            //! shared with clones
+   mutable std::shared_ptr<std::size_t> _nCalls = std::make_shared<std::size_t>(0); //! ONNX Runtime calls
 
-   ClassDefOverride(RooEFTUnbinnedPdf, 4)
+   ClassDefOverride(RooEFTUnbinnedPdf, 5)
 };
 
 #endif
