@@ -113,3 +113,29 @@ def test_both_sides_reject_a_model_without_the_convention(ROOT: Any, tmp_path: P
         layout_description(path)
     with pytest.raises(Exception, match="not a rooeft model"):
         cpp_description(ROOT, path)
+
+
+def test_metadata_json_readers(ROOT: Any) -> None:
+    """The metadata lists and the nominal rates are read by nlohmann/json (shipped with ROOT): any
+    valid JSON (escapes, unicode, whitespace, exponents), keys in the text's order, and errors that
+    name the metadata key, the problem and the text."""
+    lst, rates = ROOT.RooEFT.parseJsonStringList, ROOT.RooEFT.parseJsonNumberMap
+    assert [str(s) for s in lst('[ "x" ,"m_bb", "a\\"b", "c\\\\d", "\\u00e9t\\u00e9" ]', "k")] == [
+        "x", "m_bb", 'a"b', "c\\d", "été",
+    ]  # fmt: skip
+    assert list(lst("[]", "k")) == [] and list(lst("", "k")) == []
+    got = [(str(p.first), float(p.second)) for p in rates('{"zh": 3, "ww": 1e-3, "tt": -2.5E2}', "k")]
+    assert got == [("zh", 3.0), ("ww", 1e-3), ("tt", -250.0)]  # the text's order, not sorted
+    assert list(rates("{}", "k")) == [] and list(rates("", "k")) == []
+    for text, message in [
+        ('["a", "b"', r"'rooeft.observables': malformed JSON \(.*parse error"),
+        ('["a", 1]', r"'rooeft.observables': expected a list of strings, got an entry of type number"),
+        ('{"a": "b"}', r"'rooeft.observables': expected a list of strings, got a JSON object"),
+        ('["a"] x', r"'rooeft.observables': malformed JSON"),
+    ]:
+        with pytest.raises(Exception, match=message):
+            lst(text, "rooeft.observables")
+    with pytest.raises(Exception, match=r"'rooeft.nominal_rates': the value of 'sig' is a string, expected a number"):
+        rates('{"sig": "1.5"}', "rooeft.nominal_rates")
+    with pytest.raises(Exception, match=r"expected an object of numbers, got a JSON array in: \[1\]"):
+        rates("[1]", "rooeft.nominal_rates")

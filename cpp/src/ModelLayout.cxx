@@ -3,6 +3,8 @@
 #include "RooEFT/Math.h"
 #include "RooEFT/OnnxSession.h"
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <cstdio>
 #include <stdexcept>
@@ -26,6 +28,21 @@ std::vector<std::string> splitColumn(const std::string &col)
    return parts;
 }
 
+[[noreturn]] void badMetadata(const std::string &what, const std::string &problem, const std::string &json)
+{
+   throw std::runtime_error("RooEFT: ONNX metadata '" + what + "': " + problem + " in: " + json);
+}
+
+/// ordered_json keeps the keys of an object in the text's order.
+nlohmann::ordered_json parseMetadata(const std::string &json, const std::string &what)
+{
+   try {
+      return nlohmann::ordered_json::parse(json);
+   } catch (const nlohmann::ordered_json::parse_error &e) {
+      badMetadata(what, std::string("malformed JSON (") + e.what() + ")", json);
+   }
+}
+
 std::string joined(const char *key, const std::vector<std::string> &names)
 {
    std::string s = key;
@@ -39,12 +56,13 @@ std::string joined(const char *key, const std::vector<std::string> &names)
 ModelLayout::ModelLayout(const OnnxSession &s)
    : convention(s.metadata("rooeft.convention")), nInputs(s.nInputs()), nOutputs(s.nOutputs())
 {
-   observables = parseJsonStringList(s.metadata("rooeft.observables"));
-   coefficients = parseJsonStringList(s.metadata("rooeft.coefficients"));
-   processes = parseJsonStringList(s.metadata("rooeft.processes"));
-   systematics = parseJsonStringList(s.metadata("rooeft.systematics"));
-   outputs = parseJsonStringList(s.metadata("rooeft.outputs"));
-   nominalRates = parseJsonNumberMap(s.metadata("rooeft.nominal_rates"));
+   auto list = [&s](const char *key) { return parseJsonStringList(s.metadata(key), key); };
+   observables = list("rooeft.observables");
+   coefficients = list("rooeft.coefficients");
+   processes = list("rooeft.processes");
+   systematics = list("rooeft.systematics");
+   outputs = list("rooeft.outputs");
+   nominalRates = parseJsonNumberMap(s.metadata("rooeft.nominal_rates"), "rooeft.nominal_rates");
    const std::size_t nP = processes.size(), nC = coefficients.size(), nS = systematics.size();
    nT = Math::nTerms(nC);
    fracCol.assign(nP, -1);
@@ -213,6 +231,38 @@ std::string ModelLayout::describe() const
       s += "\n";
    }
    return s;
+}
+
+std::vector<std::string> parseJsonStringList(const std::string &json, const std::string &what)
+{
+   std::vector<std::string> out;
+   if (json.empty())
+      return out;
+   const auto j = parseMetadata(json, what);
+   if (!j.is_array())
+      badMetadata(what, std::string("expected a list of strings, got a JSON ") + j.type_name(), json);
+   for (const auto &e : j) {
+      if (!e.is_string())
+         badMetadata(what, std::string("expected a list of strings, got an entry of type ") + e.type_name(), json);
+      out.push_back(e.get<std::string>());
+   }
+   return out;
+}
+
+std::vector<std::pair<std::string, double>> parseJsonNumberMap(const std::string &json, const std::string &what)
+{
+   std::vector<std::pair<std::string, double>> out;
+   if (json.empty())
+      return out;
+   const auto j = parseMetadata(json, what);
+   if (!j.is_object())
+      badMetadata(what, std::string("expected an object of numbers, got a JSON ") + j.type_name(), json);
+   for (const auto &[key, value] : j.items()) {
+      if (!value.is_number())
+         badMetadata(what, "the value of '" + key + "' is a " + value.type_name() + ", expected a number", json);
+      out.emplace_back(key, value.get<double>());
+   }
+   return out;
 }
 
 std::string describeLayout(const std::vector<unsigned char> &modelBytes)

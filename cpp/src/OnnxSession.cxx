@@ -7,7 +7,6 @@
 #include <glob.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
@@ -165,8 +164,8 @@ const Runtime &runtime()
       }
       OrtPtr<OrtStatus> st(rt.api->CreateEnv(ORT_LOGGING_LEVEL_ERROR, "rooeft", &rt.env), OrtRelease{rt.api});
       if (st) {
-         error = std::string("RooEFT: cannot create the ONNX Runtime environment: ") +
-                 rt.api->GetErrorMessage(st.get());
+         error =
+            std::string("RooEFT: cannot create the ONNX Runtime environment: ") + rt.api->GetErrorMessage(st.get());
          rt.api = nullptr;
       }
    });
@@ -197,8 +196,8 @@ struct OnnxSession::Impl {
 
 namespace {
 /// Element type and shape of input/output `index` of a session.
-std::pair<ONNXTensorElementDataType, std::vector<int64_t>>
-tensorInfo(const OrtApi *api, OrtSession *session, std::size_t index, bool input)
+std::pair<ONNXTensorElementDataType, std::vector<int64_t>> tensorInfo(const OrtApi *api, OrtSession *session,
+                                                                      std::size_t index, bool input)
 {
    OrtTypeInfo *rawTypeInfo = nullptr;
    OrtStatus *st = input ? api->SessionGetInputTypeInfo(session, index, &rawTypeInfo)
@@ -208,8 +207,7 @@ tensorInfo(const OrtApi *api, OrtSession *session, std::size_t index, bool input
    const OrtTensorTypeAndShapeInfo *tinfo = nullptr; // owned by typeInfo
    check(api, api->CastTypeInfoToTensorInfo(typeInfo.get(), &tinfo), "CastTypeInfoToTensorInfo");
    if (!tinfo)
-      throw std::runtime_error(std::string("RooEFT: the model's ") + (input ? "input" : "output") +
-                               " is not a tensor");
+      throw std::runtime_error(std::string("RooEFT: the model's ") + (input ? "input" : "output") + " is not a tensor");
    ONNXTensorElementDataType type;
    std::size_t rank = 0;
    check(api, api->GetTensorElementType(tinfo, &type), "GetTensorElementType");
@@ -348,111 +346,6 @@ std::vector<unsigned char> OnnxSession::readFile(const std::string &path)
    if (bytes.empty())
       throw std::runtime_error("RooEFT: ONNX model file '" + path + "' is empty");
    return bytes;
-}
-
-// ---- tiny JSON readers for the metadata lists -------------------------------------------------
-namespace {
-struct JsonCursor {
-   const std::string &s;
-   std::size_t i = 0;
-   void ws()
-   {
-      while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i])))
-         ++i;
-   }
-   [[noreturn]] void fail(const std::string &what) const
-   {
-      throw std::runtime_error("RooEFT: malformed JSON metadata (" + what + ") at offset " + std::to_string(i) +
-                               " in: " + s);
-   }
-   void expect(char c)
-   {
-      ws();
-      if (i >= s.size() || s[i] != c)
-         fail(std::string("expected '") + c + "'");
-      ++i;
-   }
-   bool peek(char c)
-   {
-      ws();
-      return i < s.size() && s[i] == c;
-   }
-   std::string str()
-   {
-      expect('"');
-      std::string out;
-      while (i < s.size() && s[i] != '"') {
-         if (s[i] == '\\') {
-            if (++i >= s.size())
-               fail("dangling escape");
-            char e = s[i];
-            if (e == 'u')
-               fail("\\u escapes are not supported in names");
-            out += (e == 'n') ? '\n' : (e == 't') ? '\t' : e;
-         } else {
-            out += s[i];
-         }
-         ++i;
-      }
-      expect('"');
-      return out;
-   }
-   double number()
-   {
-      ws();
-      const char *start = s.c_str() + i;
-      char *end = nullptr;
-      double v = std::strtod(start, &end);
-      if (end == start)
-         fail("expected a number");
-      i += static_cast<std::size_t>(end - start);
-      return v;
-   }
-};
-} // namespace
-
-std::vector<std::string> parseJsonStringList(const std::string &json)
-{
-   std::vector<std::string> out;
-   if (json.empty())
-      return out;
-   JsonCursor c{json};
-   c.expect('[');
-   if (c.peek(']')) {
-      c.expect(']');
-      return out;
-   }
-   do {
-      out.push_back(c.str());
-      if (!c.peek(','))
-         break;
-      c.expect(',');
-   } while (true);
-   c.expect(']');
-   return out;
-}
-
-std::vector<std::pair<std::string, double>> parseJsonNumberMap(const std::string &json)
-{
-   std::vector<std::pair<std::string, double>> out;
-   if (json.empty())
-      return out;
-   JsonCursor c{json};
-   c.expect('{');
-   if (c.peek('}')) {
-      c.expect('}');
-      return out;
-   }
-   do {
-      std::string key = c.str();
-      c.expect(':');
-      out.emplace_back(key, c.number());
-      if (!c.peek(','))
-         break;
-      c.expect(',');
-   } while (true);
-   c.expect('}');
-   return out;
 }
 
 } // namespace RooEFT

@@ -11,6 +11,7 @@
 #pragma link C++ class RooEFT::NLLKernel;
 #pragma link C++ class RooEFT::NLLFunction;
 #pragma link C++ function RooEFT::parseJsonStringList;
+#pragma link C++ function RooEFT::parseJsonNumberMap;
 #pragma link C++ function RooEFT::describeLayout;
 #pragma link C++ function RooEFT::Math::code4Mult;
 #pragma link C++ function RooEFT::Math::code1Mult;

@@ -71,6 +71,15 @@ public:
    std::string describe() const;
 };
 
+/// The metadata value `json` of key `what` (e.g. "rooeft.observables") as a list of strings,
+/// `["a", "b"]` (empty text: no list). Parsed by nlohmann/json (shipped with ROOT); malformed
+/// JSON or another type throws a `std::runtime_error` naming `what`, the problem and the text.
+std::vector<std::string> parseJsonStringList(const std::string &json, const std::string &what = "JSON metadata");
+/// The metadata value `json` of key `what` as an object of numbers, `{"sig": 1.5}`, into (key,
+/// value) pairs in the text's order (empty text: none). Errors as parseJsonStringList.
+std::vector<std::pair<std::string, double>> parseJsonNumberMap(const std::string &json,
+                                                               const std::string &what = "JSON metadata");
+
 /// ModelLayout(...).describe() of a serialised model: the C++ side of the Python mirror
 /// `rooeft.onnx_convention.layout_description`.
 std::string describeLayout(const std::vector<unsigned char> &modelBytes);

@@ -4,7 +4,8 @@
 /// ONNX Runtime is loaded at run time with `dlopen` (no link-time dependency): the library path is
 /// taken from the environment variable `ROOEFT_ONNXRUNTIME_LIB`, else from the `onnxruntime` Python
 /// package installed beside rooeft (`<site-packages>/onnxruntime/capi/libonnxruntime.so.*`), else
-/// from the path recorded at build time, else from the dynamic loader's search path. The public header includes no ONNX Runtime header.
+/// from the path recorded at build time, else from the dynamic loader's search path. The public
+/// header includes no ONNX Runtime header. The model's metadata is read by RooEFT::ModelLayout.
 #ifndef RooEFT_OnnxSession_h
 #define RooEFT_OnnxSession_h
 
@@ -71,12 +72,6 @@ private:
    std::string _inName;
    std::string _outName;
 };
-
-/// Parse a JSON array of strings, e.g. `["a", "b"]` (the rooeft metadata lists). Throws
-/// `std::runtime_error` on malformed input.
-std::vector<std::string> parseJsonStringList(const std::string &json);
-/// Parse a JSON object of numbers, e.g. `{"sig": 1.5}`, into (key, value) pairs in file order.
-std::vector<std::pair<std::string, double>> parseJsonNumberMap(const std::string &json);
 
 } // namespace RooEFT
 
