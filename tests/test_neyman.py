@@ -153,7 +153,7 @@ def test_limits_command_with_toys(ROOT: Any, tmp_path: Path, capsys: pytest.Capt
     # an interval reaching the grid's edge is not printed as a result: exit code 3
     narrow = ["--range", "theta=-0.5:0.5", "--points", "3", "--toys", "20", "--max-toys", "20", "--workers", "1"]
     assert main(["limits", str(ws), "--method", "toys", *narrow, "--no-progress"]) == 3
-    assert "reaches the edge of the grid" in capsys.readouterr().err
+    assert "reaches the edge of the grid inside the POI's range" in capsys.readouterr().err
 
 
 def test_two_dimensional_grid(ROOT: Any, tmp_path: Path) -> None:

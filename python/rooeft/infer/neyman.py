@@ -15,9 +15,11 @@ Adaptive toy counts: every point starts with ``n_toys`` toys; a point whose p-va
 CL) gets its number of toys doubled, up to ``max_toys``, until no point qualifies. Points far from
 the interval boundary keep ``n_toys``.
 
->>> p = [0.01, 0.2, 0.6, 1.0, 0.6, 0.2, 0.01]
->>> accepted_intervals([-3, -2, -1, 0, 1, 2, 3], p, 0.05)
-[(-2.8421052631578947, 2.8421052631578947)]
+>>> x = [-3, -2, -1, 0, 1, 2, 3]
+>>> [(round(a, 3), round(b, 3)) for a, b in accepted_intervals(x, [0.01, 0.2, 0.6, 1.0, 0.6, 0.2, 0.01], 0.05)]
+[(-2.789, 2.789)]
+>>> accepted_intervals(x, [0.0, 0.5, 0.0, 0.0, 0.0, 0.5, 0.0], 0.25)  # two minima: disjoint intervals
+[(-2.5, -1.5), (1.5, 2.5)]
 """
 
 from __future__ import annotations
@@ -165,6 +167,9 @@ class NeymanScan:
     bestfit: Mapping[str, float]
     fit_status: int
     profiled: bool
+    limits: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    """The POIs' ranges in the workspace: a region may end at a range limit (the Feldman–Cousins
+    boundary) but not at a grid edge inside the range."""
 
     @property
     def ndim(self) -> int:
@@ -211,14 +216,18 @@ class NeymanScan:
             if not acc.any():
                 out.append(f"{name}: the {cl}% CL region is empty on the grid")
             elif acc[self._edge_mask()].any():
-                out.append(f"{name}: the {cl}% CL region reaches the edge of the grid (widen the range)")
+                out.append(
+                    f"{name}: the {cl}% CL region reaches the edge of the grid inside the POI's range (widen it)"
+                )
         return out
 
     def _edge_mask(self) -> npt.NDArray[np.bool_]:
+        """Grid points on an edge of the grid that is not a range limit of the POI."""
         edge = np.zeros(len(self.points), dtype=bool)
         for poi in self.pois:
             v = np.array([p.values[poi] for p in self.points])
-            edge |= (v == v.min()) | (v == v.max())
+            lo, hi = self.limits.get(poi, (-math.inf, math.inf))
+            edge |= ((v == v.min()) & (v.min() > lo)) | ((v == v.max()) & (v.max() < hi))
         return edge
 
     def table(self) -> str:
@@ -249,6 +258,7 @@ class NeymanScan:
             "bestfit": dict(self.bestfit),
             "fit_status": self.fit_status,
             "profiled": self.profiled,
+            "limits": {k: list(v) for k, v in self.limits.items()},
             "points": [p.to_dict() for p in self.points],
         }
         if self.ndim == 1:
@@ -264,6 +274,7 @@ class NeymanScan:
             {k: float(v) for k, v in d["bestfit"].items()},
             int(d["fit_status"]),
             bool(d["profiled"]),
+            {k: (float(v[0]), float(v[1])) for k, v in dict(d.get("limits") or {}).items()},
         )
 
 

@@ -154,7 +154,8 @@ def construct(
     points = tuple(_point(pts[i], obs[i], nll_min, results[i], tie) for i in range(len(pts)))
     if len(pois) == 2:  # report in grid order (rows of the second POI)
         points = tuple(sorted(points, key=lambda p: (p.values[pois[1]], p.values[pois[0]])))
-    return NeymanScan(tuple(pois), points, bestfit, status, not settings["fix_others"])
+    limits = {p: model.ranges[p] for p in pois}
+    return NeymanScan(tuple(pois), points, bestfit, status, not settings["fix_others"], limits)
 
 
 def _point(
