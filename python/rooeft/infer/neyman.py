@@ -84,7 +84,12 @@ class NeymanPoint:
     """One tested grid point: the observed ``t_obs`` (status of its conditional fit), the values
     the toys were generated at (POIs, nuisances), the toys' ``t`` and failed count, and from them
     the p-value with its binomial error, the critical values per CL and the asymptotic p-value
-    (χ² with as many degrees of freedom as tested POIs)."""
+    (χ² with as many degrees of freedom as tested POIs).
+
+    >>> pt = NeymanPoint({"c": 0.0}, t_obs=1.0, status=0, generation={}, t_toys=(0.2, 0.5, 1.5, 3.0))
+    >>> pt.p_value, pt.critical["68"], round(pt.p_asymptotic(1), 4)
+    (0.5, 1.5, 0.3173)
+    """
 
     values: Mapping[str, float]
     t_obs: float
@@ -204,8 +209,9 @@ class NeymanScan:
         bad = [p for p in self.points if p.status != 0 or not math.isfinite(p.t_obs)]
         if bad:
             out.append(f"{name}: {len(bad)} of {len(self.points)} conditional fits to the data failed")
-        worst = max(self.points, key=lambda p: np.nan_to_num(p.failed_fraction, nan=1.0))
-        if np.nan_to_num(worst.failed_fraction, nan=1.0) > max_failed:
+        tried = [p for p in self.points if p.n_toys + p.n_failed > 0]
+        worst = max(tried, key=lambda p: p.failed_fraction) if tried else None
+        if worst is not None and worst.failed_fraction > max_failed:
             where = ", ".join(f"{k}={v:.4g}" for k, v in worst.values.items())
             out.append(
                 f"{name}: {worst.n_failed} of {worst.n_failed + worst.n_toys} toy fits failed at {where} "

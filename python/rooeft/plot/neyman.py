@@ -98,7 +98,7 @@ def _one_dim(ax: Any, s: Any, p: np.ndarray, asym: np.ndarray, poi_label: str | 
 
     for key, cl in CONFIDENCE_LEVELS.items():
         ax.axhline(1 - cl, color="grey", ls=":", lw=1.5, zorder=0)
-        ax.text(float(x.max()), 1 - cl, f" 1 − {key}% CL", color="grey", va="bottom", ha="right")
+        ax.text(float(x.max()), 1 - cl, f"1 − {key}% CL ", color="grey", va="bottom", ha="right", fontsize="small")
     ax.set_xlabel(poi_label or poi)
     ax.set_ylabel("p-value")
     ax.legend(loc="lower center")
@@ -126,4 +126,4 @@ def _two_dim(fig: Figure, ax: Any, s: Any, p: np.ndarray, asym: np.ndarray) -> N
     ax.plot([s.bestfit[a]], [s.bestfit[b]], "k+", ms=12, label="best fit")
     ax.set_xlabel(a)
     ax.set_ylabel(b)
-    ax.legend(loc="upper right")
+    ax.legend(loc="upper right", fontsize="small")
