@@ -201,3 +201,23 @@ def test_bad_inputs(ROOT: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str
         assert text in capsys.readouterr().err
     with pytest.raises(ValueError, match="not a neyman result"):
         NeymanResult.from_dict({"kind": "limits"})
+
+
+def test_roofit_engine_gives_the_same_toys(ROOT: Any, tmp_path: Path) -> None:
+    """The toys of the RooFit likelihood (a RooDataSet per toy) and of the closed-form kernel agree."""
+    ws = binned_workspace(
+        ROOT,
+        tmp_path / "two_bins.root",
+        edges=[0.0, 1.0, 2.0],
+        pois={"theta": (-2.0, 2.0)},
+        processes={"sig": ([10.0, 5.0], np.array([[1.0, 0.5, 1.0], [1.0, 1.0, 0.5]])), "bkg": ([5.0, 5.0], None)},
+        data=[14.0, 12.0],
+        norm={"lumi": {"sig": (1.1, 1 / 1.1), "bkg": (1.1, 1 / 1.1)}},
+    )
+    kw: dict[str, Any] = {"points": 3, "ranges": {"theta": (-1.0, 1.0)}, "n_toys": 20, "max_toys": 20, "workers": 1}
+    rf, kernel = (neyman_intervals(ws, "theta", engine=e, **kw).scans[0] for e in ("roofit", "kernel"))
+    for a, b in zip(rf.points, kernel.points, strict=True):
+        assert a.t_obs == pytest.approx(b.t_obs, abs=1e-3)
+        assert a.generation["lumi"] == pytest.approx(b.generation["lumi"], abs=2e-3)
+        assert a.n_failed == b.n_failed == 0
+        np.testing.assert_allclose(a.t_toys, b.t_toys, atol=2e-3)

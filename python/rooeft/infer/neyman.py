@@ -378,7 +378,9 @@ def neyman_intervals(
     options
         :class:`~rooeft.infer.options.FitOptions` (strategy, tolerance, engine, threads, workers,
         scheduler, progress), overridden by its fields given as keywords. Toy fits use
-        ``point_strategy``.
+        ``point_strategy``. Without ``workers``/``scheduler`` the toys run on a Dask
+        ``LocalCluster`` of all CPUs (a script doing that needs ``if __name__ == "__main__":``);
+        ``workers=1`` keeps everything in this process.
 
     Failed fits are kept and reported by :meth:`NeymanResult.problems`, never raised.
     """
