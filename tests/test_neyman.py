@@ -177,6 +177,12 @@ def test_two_dimensional_grid(ROOT: Any, tmp_path: Path) -> None:
     assert plot_neyman(scan=res.to_dict()).axes
     with pytest.raises(ValueError, match="intervals are 1D"):
         scan.intervals()
+    # one at a time: the other POI stays at the SM in the fits and in the generation
+    fixed = neyman_intervals(ws, "cHW", fix_others=True, points=3, n_toys=10, max_toys=10, workers=1).scans[0]
+    profiled = neyman_intervals(ws, "cHW", points=3, n_toys=10, max_toys=10, workers=1).scans[0]
+    assert not fixed.profiled and profiled.profiled
+    assert all(p.generation["cHWtil"] == 0.0 for p in fixed.points)
+    assert any(abs(p.generation["cHWtil"]) > 1e-3 for p in profiled.points)
 
 
 def test_bad_inputs(ROOT: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
