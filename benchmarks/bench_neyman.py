@@ -18,9 +18,10 @@ Cases (docs/neyman.md):
 Coverage errors: binomial over the experiments, and (a, 1) the finite number of toys behind the
 shared critical value (√(CL(1−CL)/N_crit)), added in quadrature.
 
-Run (about 12 minutes on 2 cores)::
+Run (the recorded results; about 7 minutes on 2 cores)::
 
-    python benchmarks/bench_neyman.py --workers 2 --output benchmarks/RESULTS_neyman.md
+    python benchmarks/bench_neyman.py --workers 2 --crit 20000 --experiments 20000 --zh-toys 12000 \
+        --per-exp 1600 --per-exp-toys 100 --output benchmarks/RESULTS_neyman.md
 """
 
 from __future__ import annotations
@@ -206,10 +207,10 @@ def fmt(row: Mapping[str, Any], key: str) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--crit", type=int, default=4000, help="toys behind a shared critical value")
-    parser.add_argument("--experiments", type=int, default=4000, help="independent experiments per row")
-    parser.add_argument("--zh-toys", type=int, default=2500, help="ZH (a): toys and experiments per coefficient")
-    parser.add_argument("--per-exp", type=int, default=300, help="ZH (b): experiments")
+    parser.add_argument("--crit", type=int, default=20000, help="toys behind a shared critical value")
+    parser.add_argument("--experiments", type=int, default=20000, help="independent experiments per row")
+    parser.add_argument("--zh-toys", type=int, default=12000, help="ZH (a): toys and experiments per coefficient")
+    parser.add_argument("--per-exp", type=int, default=1600, help="ZH (b): experiments")
     parser.add_argument("--per-exp-toys", type=int, default=100, help="ZH (b): toys per experiment")
     parser.add_argument("--output", default=None)
     args = parser.parse_args()
