@@ -17,6 +17,17 @@ reliability report); each network holds out a validation split for early stoppin
 (``--patience``), on which the calibration of the classifier outputs is fitted
 (``--no-calibration`` turns it off). ``--epochs`` is an upper limit; ``--quick`` trains a few
 epochs only (tests, smoke runs).
+
+``--estimator bit`` boosts trees instead of training networks (boosted information trees,
+docs/trees.md): one EFT process only, exported as ONNX-ML with the same interface (``zh.onnx``,
+``zh.json``, ``zh.ref.npz``, ``zh_reliability.json``/``.png``; no torch bundle, no checkpoints)::
+
+    rooeft train --process sig=data/zh/zh_signal.root --estimator bit \
+        --theta-scale 0.02,0.2,0.4 -o models/zh_bit.onnx
+
+``--trees`` is the upper limit on the boosting iterations (early stopping after ``--patience``
+iterations without improvement, default 25), ``--depth``, ``--tree-learning-rate``, ``--bins``,
+``--subsample``, ``--min-leaf-events`` and ``--time-budget`` shape the trees.
 """
 
 from __future__ import annotations
@@ -42,6 +53,8 @@ def _split_process(text: str) -> tuple[str, list[str]]:
 
 QUICK_EPOCHS = 3
 DEFAULT_EPOCHS = 200
+QUICK_TREES = 20
+DEFAULT_TREES = 300
 
 
 def _theta_scale(text: str | None) -> float | tuple[float, ...]:
@@ -54,6 +67,31 @@ def _theta_scale(text: str | None) -> float | tuple[float, ...]:
     if not all(math.isfinite(v) and v > 0 for v in values):
         raise ValueError(f"--theta-scale values must be positive, got {text!r}")
     return values[0] if len(values) == 1 else values
+
+
+def _check_tree_numbers(args: argparse.Namespace) -> None:
+    if args.trees is None:
+        args.trees = QUICK_TREES if args.quick else DEFAULT_TREES
+    if args.patience is None:
+        args.patience = 5 if args.quick else 25
+    for name in ("trees", "patience", "min_leaf_events"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
+    if not 1 <= args.depth <= 12:
+        raise ValueError(f"--depth must be in [1, 12], got {args.depth}")
+    if not 2 <= args.bins <= 255:
+        raise ValueError(f"--bins must be in [2, 255], got {args.bins}")
+    for name in ("tree_learning_rate", "subsample"):
+        value = getattr(args, name)
+        if not (math.isfinite(value) and 0 < value <= 1):
+            raise ValueError(f"--{name.replace('_', '-')} must be in (0, 1], got {value}")
+    if args.time_budget is not None and not (math.isfinite(args.time_budget) and args.time_budget > 0):
+        raise ValueError(f"--time-budget must be a positive number of seconds, got {args.time_budget}")
+    if args.seed < 0:
+        raise ValueError(f"--seed must be >= 0, got {args.seed}")
+    if not (0.0 < args.test_fraction <= 0.5):
+        raise ValueError(f"--test-fraction must be in (0, 0.5], got {args.test_fraction}")
+    _theta_scale(args.theta_scale)
 
 
 def _check_numbers(args: argparse.Namespace) -> None:
@@ -82,6 +120,8 @@ def _run(args: argparse.Namespace) -> int:
     output = Path(args.output)
     if output.suffix != ".onnx":
         raise ValueError(f"--output must end in .onnx, got {output}")
+    if args.estimator == "bit":
+        return _run_trees(args, output)
     _check_numbers(args)
     processes = [_split_process(text) for text in args.process]
     names = [n for n, _ in processes]
@@ -120,6 +160,85 @@ def _run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 130
+
+
+def _run_trees(args: argparse.Namespace, output: Path) -> int:
+    """``--estimator bit``: boosted information trees of one EFT process, exported as ONNX-ML."""
+    from rooeft.cli._infer import require_input
+    from rooeft.cli._io import prepare_outputs
+    from rooeft.cli.export import _is_json, model_outputs
+    from rooeft.nn.reliability import reliability_paths
+
+    _check_tree_numbers(args)
+    processes = [_split_process(text) for text in args.process]
+    if len(processes) != 1:
+        raise ValueError(
+            f"--estimator bit learns the EFT columns of one process, got {len(processes)} --process options; "
+            "train the fractions of several processes with the networks (--estimator quadratic)"
+        )
+    for flag, given in (("--systematics", args.systematics), ("--score", args.score), ("--resume", args.resume)):
+        if given:
+            raise ValueError(f"{flag} is not available with --estimator bit")
+    name, files = processes[0]
+    inputs = [require_input(f, f"--process {name}: file") for f in files]
+    rel_json, rel_png = reliability_paths(output)
+    targets = [*model_outputs(output), (rel_json, "JSON", _is_json), (rel_png, "PNG image", _is_png)]
+    for path, kind, accept in targets:
+        prepare_outputs("train", [path], inputs=inputs, force=args.force, kind=kind, accept=accept)
+    return _train_trees(args, output, name, files)
+
+
+def _train_trees(args: argparse.Namespace, output: Path, name: str, files: list[str]) -> int:
+    import numpy as np
+
+    from rooeft.nn import CalibrationConfig, TreeConfig, train_trees_from_arrays
+    from rooeft.nn.reliability import format_report
+    from rooeft.samples import read_sample
+
+    observables = args.observables.split(",") if args.observables else None
+    sample = read_sample(files, name=name, observables=observables)
+    if sample.structure_constants is None:
+        raise ValueError(f"--process {name}: the sample has no EFT structure constants (w_* branches) to learn")
+    obs = tuple(observables) if observables is not None else tuple(sample.observables)
+    x = np.column_stack([sample.observables[o] for o in obs])
+    config = TreeConfig(
+        theta_scale=_theta_scale(args.theta_scale),
+        n_trees=args.trees,
+        max_depth=args.depth,
+        learning_rate=args.tree_learning_rate,
+        n_bins=args.bins,
+        subsample=args.subsample,
+        min_leaf_events=args.min_leaf_events,
+        patience=args.patience,
+        max_seconds=args.time_budget,
+        seed=args.seed,
+        progress=not args.quiet,
+    )
+    result = train_trees_from_arrays(
+        x,
+        sample.structure_constants,
+        observables=obs,
+        coefficients=sample.coefficients,
+        process=name,
+        config=config,
+        output=output,
+        calibration=CalibrationConfig(enabled=False, test_fraction=args.test_fraction, seed=args.seed),
+    )
+    hist = result.estimator.history
+    print(
+        f"wrote {output} ({len(result.estimator.column_names(name))} columns; {result.estimator.ensemble.n_trees} "
+        f"trees of {hist.iterations} grown in {hist.seconds:.1f} s)"
+    )
+    if not (hist.stopped_early or hist.stopped_by_time):
+        print(
+            f"rooeft train: warning: the trees reached --trees {args.trees} without early stopping "
+            "(the validation loss was still improving); consider more trees",
+            file=sys.stderr,
+        )
+    if result.reliability is not None:
+        print(format_report(result.reliability))
+        print("wrote " + ", ".join(str(p) for p in result.reliability_paths))
+    return 0
 
 
 def _is_bundle(path: Path) -> bool:
@@ -244,7 +363,13 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--observables", help="comma-separated observables (default: those all samples share)")
     p.add_argument("--systematics", help="comma-separated weight variations to learn (default: all found)")
-    p.add_argument("--estimator", choices=("quadratic", "per_term"), default="quadratic")
+    p.add_argument(
+        "--estimator",
+        choices=("quadratic", "per_term", "bit"),
+        default="quadratic",
+        help="joint positive quadratic network, per-term classifiers, or boosted information trees "
+        "(bit: one EFT process, ONNX-ML; docs/trees.md)",
+    )
     p.add_argument("--replicas", type=int, default=1, help="bootstrap replicas (per_term)")
     p.add_argument(
         "--epochs",
@@ -257,7 +382,8 @@ def register(sub: Any) -> None:
         "--patience",
         type=int,
         default=None,
-        help="early stopping: epochs without a validation improvement (default 10, --quick: 2)",
+        help="early stopping: epochs (trees: iterations) without a validation improvement "
+        "(default 10, --quick: 2; bit: 25, --quick: 5)",
     )
     p.add_argument("--quick", action="store_true", help=f"a few epochs only ({QUICK_EPOCHS}): tests and smoke runs")
     p.add_argument(
@@ -282,6 +408,19 @@ def register(sub: Any) -> None:
         help="typical size of each coefficient (one value or one per coefficient): the prior width of "
         "the quadratic loss and the θ points of the ratio reliability (default 1)",
     )
+    trees = p.add_argument_group("boosted information trees (--estimator bit)")
+    trees.add_argument(
+        "--trees",
+        type=int,
+        default=None,
+        help=f"upper limit on the boosting iterations (default {DEFAULT_TREES}, --quick: {QUICK_TREES})",
+    )
+    trees.add_argument("--depth", type=int, default=5, help="depth of every tree (default 5)")
+    trees.add_argument("--tree-learning-rate", type=float, default=0.2, help="shrinkage of every tree (default 0.2)")
+    trees.add_argument("--bins", type=int, default=64, help="histogram bins per observable (default 64)")
+    trees.add_argument("--subsample", type=float, default=0.5, help="fraction of events per tree (default 0.5)")
+    trees.add_argument("--min-leaf-events", type=int, default=50, help="fewest events in a leaf (default 50)")
+    trees.add_argument("--time-budget", type=float, default=None, metavar="SECONDS", help="stop boosting after this")
     p.add_argument("--batch-size", type=int, default=4096)
     p.add_argument("--learning-rate", type=float, default=2e-3)
     p.add_argument("--hidden-layers", type=int, default=3)
