@@ -48,15 +48,15 @@ void RooEFTONNXFunction::init(const RooArgList &inputs, int outputIndex)
 {
    for (RooAbsArg *arg : inputs) {
       if (!dynamic_cast<RooAbsReal *>(arg))
-         throw std::invalid_argument(std::string("RooEFTONNXFunction '") + GetName() + "': input '" +
-                                     arg->GetName() + "' is not a RooAbsReal");
+         throw std::invalid_argument(std::string("RooEFTONNXFunction '") + GetName() + "': input '" + arg->GetName() +
+                                     "' is not a RooAbsReal");
    }
    _inputs.add(inputs);
    const auto &s = session();
    if (s.nInputs() != static_cast<std::size_t>(inputs.size()))
       throw std::invalid_argument(std::string("RooEFTONNXFunction '") + GetName() + "': the model takes " +
-                                  std::to_string(s.nInputs()) + " input columns but " +
-                                  std::to_string(inputs.size()) + " RooFit inputs were given");
+                                  std::to_string(s.nInputs()) + " input columns but " + std::to_string(inputs.size()) +
+                                  " RooFit inputs were given");
    if (outputIndex < 0 || static_cast<std::size_t>(outputIndex) >= s.nOutputs())
       throw std::invalid_argument(std::string("RooEFTONNXFunction '") + GetName() + "': output index " +
                                   std::to_string(outputIndex) + " is out of range: the model has " +
@@ -91,8 +91,8 @@ std::vector<float> RooEFTONNXFunction::evaluateRows(const std::vector<float> &ro
 namespace {
 /// One code path for scalar and batch evaluation: run the network on `n` rows gathered from
 /// `cols` and return output column `k` as doubles.
-void runColumn(const RooEFT::OnnxSession &s, const std::vector<std::span<const double>> &cols, std::size_t n,
-               int k, std::vector<double> &out)
+void runColumn(const RooEFT::OnnxSession &s, const std::vector<std::span<const double>> &cols, std::size_t n, int k,
+               std::vector<double> &out)
 {
    std::vector<float> in;
    RooEFT::Detail::gatherRows(cols, n, in);

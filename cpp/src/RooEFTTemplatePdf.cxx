@@ -34,7 +34,8 @@ RooEFTTemplatePdf::RooEFTTemplatePdf(const char *name, const char *title, RooRea
    checkFinite(this, edges, "bin edges");
    for (std::size_t i = 1; i < edges.size(); ++i) {
       if (!(edges[i] > edges[i - 1]))
-         throw std::invalid_argument(pdfName(this) + "bin edges must increase strictly (edge " + std::to_string(i) + ")");
+         throw std::invalid_argument(pdfName(this) + "bin edges must increase strictly (edge " + std::to_string(i) +
+                                     ")");
    }
    for (auto *a : coefficients) {
       if (!dynamic_cast<RooAbsReal *>(a))
@@ -66,8 +67,8 @@ std::size_t RooEFTTemplatePdf::nuisanceIndex(RooAbsReal &nuisance)
    int idx = _nu.index(nuisance.GetName());
    if (idx >= 0) {
       if (&_nu[idx] != &nuisance)
-         throw std::invalid_argument(pdfName(this) + "two different nuisance objects are named '" +
-                                     nuisance.GetName() + "'");
+         throw std::invalid_argument(pdfName(this) + "two different nuisance objects are named '" + nuisance.GetName() +
+                                     "'");
       return static_cast<std::size_t>(idx);
    }
    _nu.add(nuisance);
@@ -85,9 +86,9 @@ void RooEFTTemplatePdf::addProcess(const char *process, const std::vector<double
                                   " nominal yields for " + std::to_string(nB) + " bins");
    checkFinite(this, nominal, std::string("nominal yields of '") + process + "'");
    if (!terms.empty() && terms.size() != nB * nT)
-      throw std::invalid_argument(pdfName(this) + "process '" + process + "' needs nBins × nTerms = " +
-                                  std::to_string(nB * nT) + " polynomial coefficients, got " +
-                                  std::to_string(terms.size()));
+      throw std::invalid_argument(pdfName(this) + "process '" + process +
+                                  "' needs nBins × nTerms = " + std::to_string(nB * nT) +
+                                  " polynomial coefficients, got " + std::to_string(terms.size()));
    checkFinite(this, terms, std::string("EFT coefficients of '") + process + "'");
    _procNames.emplace_back(process);
    _nominal.insert(_nominal.end(), nominal.begin(), nominal.end());
@@ -119,8 +120,8 @@ void RooEFTTemplatePdf::addShapeSystematic(RooAbsReal &nuisance, const char *pro
    setValueDirty();
 }
 
-void RooEFTTemplatePdf::addNormSystematic(RooAbsReal &nuisance, const char *process, double kappaUp,
-                                          double kappaDown, int code)
+void RooEFTTemplatePdf::addNormSystematic(RooAbsReal &nuisance, const char *process, double kappaUp, double kappaDown,
+                                          int code)
 {
    const std::size_t p = processIndex(process);
    if (!(kappaUp > 0) || !(kappaDown > 0) || !std::isfinite(kappaUp) || !std::isfinite(kappaDown))

@@ -32,8 +32,7 @@ RooEFTYield::RooEFTYield(const char *name, const char *title, const RooEFTTempla
 RooEFTYield::RooEFTYield(const RooEFTYield &other, const char *name)
    : RooAbsReal(other, name), _theta("theta", this, other._theta), _nuShape("nuShape", this, other._nuShape),
      _nuNorm("nuNorm", this, other._nuNorm), _rates("rates", this, other._rates), _model(other._model),
-     _process(other._process), _template("template", this, other._template),
-     _templateProcess(other._templateProcess)
+     _process(other._process), _template("template", this, other._template), _templateProcess(other._templateProcess)
 {
 }
 

@@ -1,4 +1,6 @@
 #ifdef __CLING__
+// the `+` of the pragmas is ROOT's syntax, not an operator
+// clang-format off
 #pragma link off all globals;
 #pragma link off all classes;
 #pragma link off all functions;
@@ -20,4 +22,5 @@
 #pragma link C++ function RooEFT::Math::expInterp;
 #pragma link C++ function RooEFT::Math::smoothStep;
 #pragma link C++ function RooEFT::Math::ratioBatch;
+// clang-format on
 #endif

@@ -188,7 +188,8 @@ inline double code4MultLogDerivative(double alpha, double kUp, double kDown)
    code4MultCoefficients(kUp, kDown, c);
    const double f = code4MultFromCoefficients(alpha, c, lu, ld);
    const double df =
-      c[0] + alpha * (2.0 * c[1] + alpha * (3.0 * c[2] + alpha * (4.0 * c[3] + alpha * (5.0 * c[4] + alpha * 6.0 * c[5]))));
+      c[0] +
+      alpha * (2.0 * c[1] + alpha * (3.0 * c[2] + alpha * (4.0 * c[3] + alpha * (5.0 * c[4] + alpha * 6.0 * c[5]))));
    return df / f;
 }
 

@@ -42,7 +42,7 @@
 namespace RooEFT {
 class OnnxSession;
 class HS3Access;
-}
+} // namespace RooEFT
 
 class RooEFTONNXFunction : public RooAbsReal {
 public:
@@ -81,13 +81,14 @@ private:
    void init(const RooArgList &inputs, int outputIndex);
    const RooEFT::OnnxSession &session() const;
 
-   RooListProxy _inputs;                      ///< network inputs, in the model's column order
-   std::vector<unsigned char> _modelBytes;    ///< the ONNX model (persistent: self-contained workspace)
-   int _outputIndex = 0;                      ///< output column returned
+   RooListProxy _inputs;                                  ///< network inputs, in the model's column order
+   std::vector<unsigned char> _modelBytes;                ///< the ONNX model (persistent: self-contained workspace)
+   int _outputIndex = 0;                                  ///< output column returned
    mutable std::shared_ptr<RooEFT::OnnxSession> _session; //! transient, rebuilt after reading
    mutable std::vector<std::uint64_t> _cacheKey;          //! fingerprint of the cached batch
    mutable std::vector<double> _cacheOut;                 //! cached output column
-   mutable std::shared_ptr<std::size_t> _nCalls = std::make_shared<std::size_t>(0); //! ONNX Runtime calls, shared with clones
+   mutable std::shared_ptr<std::size_t> _nCalls =
+      std::make_shared<std::size_t>(0); //! ONNX Runtime calls, shared with clones
 
    ClassDefOverride(RooEFTONNXFunction, 1)
 };

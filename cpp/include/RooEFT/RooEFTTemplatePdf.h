@@ -39,7 +39,7 @@ class RooRealVar;
 namespace RooEFT {
 class NLLKernel;
 class HS3Access;
-}
+} // namespace RooEFT
 
 class RooEFTTemplatePdf : public RooAbsPdf {
 public:
@@ -57,8 +57,7 @@ public:
    void addShapeSystematic(RooAbsReal &nuisance, const char *process, const std::vector<double> &up,
                            const std::vector<double> &down);
    /// Normalisation systematic on a process: κ⁺, κ⁻ with code 1 (exponential) or 4.
-   void addNormSystematic(RooAbsReal &nuisance, const char *process, double kappaUp, double kappaDown,
-                          int code = 4);
+   void addNormSystematic(RooAbsReal &nuisance, const char *process, double kappaUp, double kappaDown, int code = 4);
    /// A free rate modifier μ for a process.
    void setRateModifier(const char *process, RooAbsReal &mu);
    /// Barlow–Beeston-lite: one multiplicative parameter per bin.
@@ -114,9 +113,9 @@ private:
    RooListProxy _gammas; ///< Barlow–Beeston-lite bin parameters (empty or nBins)
    std::vector<double> _edges;
    std::vector<std::string> _procNames;
-   std::vector<double> _nominal;    ///< nProc × nBins
-   std::vector<double> _terms;      ///< nProc × nBins × nTerms
-   std::vector<int> _hasEFT;        ///< per process
+   std::vector<double> _nominal; ///< nProc × nBins
+   std::vector<double> _terms;   ///< nProc × nBins × nTerms
+   std::vector<int> _hasEFT;     ///< per process
    std::vector<int> _shapeNu, _shapeProc;
    std::vector<double> _shapeUp, _shapeDown; ///< entries × nBins
    std::vector<int> _normNu, _normProc, _normCode;

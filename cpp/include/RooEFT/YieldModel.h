@@ -59,17 +59,17 @@ inline double rateFactor(const RateEffects &e, std::size_t p, const double *nuNo
 /// with I the smooth exponential interpolation of the per-event shape nuisances, F the code-1/4
 /// factors of the normalisation nuisances and μ_p the product of the process's rate modifiers.
 struct YieldModel {
-   std::size_t nProc = 0;           ///< processes
-   std::size_t nT = 1;              ///< terms of the θ polynomial
-   std::size_t nShape = 0;          ///< per-event shape nuisances
-   std::vector<double> yields;      ///< N_p
-   std::vector<double> xsec;        ///< nProc × nT, σ_pt/σ_p0
-   std::vector<double> shapeUp;     ///< nProc × nShape, κ⁺ of the shape nuisances
-   std::vector<double> shapeDown;   ///< nProc × nShape, κ⁻
-   std::vector<double> normUp;      ///< nNorm × nProc
-   std::vector<double> normDown;    ///< nNorm × nProc
-   std::vector<int> normCode;       ///< per normalisation nuisance: 1 or 4
-   std::vector<int> rateProcess;    ///< process index of each rate modifier
+   std::size_t nProc = 0;         ///< processes
+   std::size_t nT = 1;            ///< terms of the θ polynomial
+   std::size_t nShape = 0;        ///< per-event shape nuisances
+   std::vector<double> yields;    ///< N_p
+   std::vector<double> xsec;      ///< nProc × nT, σ_pt/σ_p0
+   std::vector<double> shapeUp;   ///< nProc × nShape, κ⁺ of the shape nuisances
+   std::vector<double> shapeDown; ///< nProc × nShape, κ⁻
+   std::vector<double> normUp;    ///< nNorm × nProc
+   std::vector<double> normDown;  ///< nNorm × nProc
+   std::vector<int> normCode;     ///< per normalisation nuisance: 1 or 4
+   std::vector<int> rateProcess;  ///< process index of each rate modifier
 
    void init(std::size_t processes, std::size_t terms, std::size_t shapes)
    {
@@ -134,7 +134,8 @@ struct YieldModel {
          for (std::size_t a = 0; a < nC; ++a)
             gTheta[a] += pre * Math::dot(&xsec[p * nT], dm + a * nT, nT);
          for (std::size_t k = 0; k < nShape; ++k)
-            gShape[k] += y * Math::expInterpLogDerivative(nuShape[k], shapeUp[p * nShape + k], shapeDown[p * nShape + k]);
+            gShape[k] +=
+               y * Math::expInterpLogDerivative(nuShape[k], shapeUp[p * nShape + k], shapeDown[p * nShape + k]);
          for (std::size_t j = 0; j < normCode.size(); ++j)
             gNorm[j] += y * Math::normFactorLogDerivative(normCode[j], nuNorm[j], normUp[j * nProc + p],
                                                           normDown[j * nProc + p]);
