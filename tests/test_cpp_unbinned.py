@@ -504,7 +504,7 @@ def test_factorised_normalisation_equals_the_per_event_pass(ROOT: Any, columns_m
     per-event pass (setFactorisedNormalisation(false)) to 1e-12, over the full sample and over a
     named range (also after the range is redefined: the bounds are part of the cache key), at
     points that move θ, the shape nuisance, the lnN nuisance and the rate modifier; and the
-    RooFit NLL built on it agrees to 1e-12 too."""
+    RooFit NLLs built on it (full range, and a fit range) agree to 1e-12 too."""
     if shape:
         m: Any = TwoProc(
             ROOT, columns_model(TWO_PROC, coefficients=["c1", "c2"], processes=["sig", "bkg"], systematics=["jes"])
@@ -523,6 +523,9 @@ def test_factorised_normalisation_equals_the_per_event_pass(ROOT: Any, columns_m
 
     def values() -> list[float]:
         nll = m.pdf.createNLL(data, ROOT.RooFit.Extended(True), ROOT.RooFit.EvalBackend("cpu"))
+        ranged = m.pdf.createNLL(
+            data, ROOT.RooFit.Extended(True), ROOT.RooFit.EvalBackend("cpu"), ROOT.RooFit.Range("window")
+        )
         out = []
         for i, pt in enumerate(points):
             m.set(*pt)
@@ -530,7 +533,7 @@ def test_factorised_normalisation_equals_the_per_event_pass(ROOT: Any, columns_m
                 m.x.setRange("window", -0.5, 2.0)  # redefined: a new key
             full = m.pdf.createIntegral(obs).getVal()
             window = m.pdf.createIntegral(obs, ROOT.RooFit.Range("window")).getVal()
-            out += [full, window, nll.getVal()]
+            out += [full, window, nll.getVal()] + ([ranged.getVal()] if i < 3 else [])
         m.x.setRange("window", -1.0, 1.0)
         return out
 

@@ -54,8 +54,9 @@
 /// Lazily mutated state (all `mutable`, transient, created or changed inside const functions):
 /// `_session` (the ONNX Runtime session, made from `_modelBytes` on first use, e.g. after reading
 /// from a file), `_layout` (parsed from the model's metadata on first use, immutable afterwards),
-/// `_caches` (above, shared with clones), `_nCalls` (ONNX Runtime call counter, shared with clones)
-/// and `_genCumulative` (event generation, set by the non-const initGenerator).
+/// `_caches` (above, shared with clones), `_normSums` (above, per object; also filled by
+/// NLLKernel::addUnbinned), `_nCalls` (ONNX Runtime call counter, shared with clones) and
+/// `_genCumulative` (event generation, set by the non-const initGenerator).
 /// RooFit evaluates a pdf and its clones from one thread (the legacy and the vectorised backend
 /// alike; RooFit's parallel likelihoods fork processes, each with its own copy), so none of this
 /// state is locked: concurrent calls on one object, or on clones sharing its caches, are not
