@@ -94,7 +94,7 @@ def test_limits_library_function_and_round_trip(ws: Path, tmp_path: Path) -> Non
 
 
 def test_one_reader_one_writer(ws: Path, tmp_path: Path) -> None:
-    assert sorted(RESULT_KINDS) == ["fit", "ladder", "limits", "posterior", "scan1d", "scan2d", "toys"]
+    assert sorted(RESULT_KINDS) == ["fit", "ladder", "limits", "neyman", "posterior", "scan1d", "scan2d", "toys"]
     assert result_class("toys") is ToysResult and result_class("fit") is FitResult
     r = fit(ws)
     path = write_json(tmp_path / "sub" / "fit.json", r)  # the writer creates the folder

@@ -144,6 +144,9 @@ def test_limits_command_with_toys(ROOT: Any, tmp_path: Path, capsys: pytest.Capt
     doc = json.loads(out.read_text())
     assert doc["kind"] == "neyman" and doc["scans"][0]["pois"] == ["theta"]
     assert (plots / "neyman_theta.png").is_file() and (plots / "neyman_theta.pdf").is_file()
+    # `rooeft plot` reads the same JSON
+    assert main(["plot", str(out), "--output-dir", str(tmp_path / "p2"), "--formats", "png"]) == 0
+    assert (tmp_path / "p2" / "neyman_theta_n.png").is_file()
     # the same toys on two Dask workers (toy j of point i: seed [seed, i, j])
     par = neyman_intervals(ws, "theta", points=9, n_toys=60, max_toys=120, workers=2)
     got = read_json(out)

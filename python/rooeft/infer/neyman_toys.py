@@ -17,9 +17,8 @@ appends new ones.
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -34,7 +33,6 @@ __all__ = [
     "check_supported",
     "draw_toy",
     "expected_at",
-    "owned_minimizers",
     "toy_likelihood",
     "toy_statistics",
 ]
@@ -153,37 +151,12 @@ def best_minimum(
     return best
 
 
-@contextlib.contextmanager
-def owned_minimizers(ROOT: Any) -> Iterator[None]:
-    """While active, Python owns every minimiser made by ``ROOT.Math.Factory.CreateMinimizer``, so it
-    is deleted with the fit that made it.
-
-    :func:`rooeft.infer.kernel.run_minuit` creates a Minuit2 minimiser per attempt through the
-    factory, whose result cppyy does not own: ~45 kB of Minuit state stay behind per fit (15 GB over
-    10⁵ toys of the binned ZH analysis). Thousands of toy fits per process need them freed; this
-    wrapper does it until ``run_minuit`` takes ownership itself."""
-    factory = ROOT.Math.Factory
-    create = factory.CreateMinimizer
-
-    def owned(*args: Any) -> Any:
-        minimizer = create(*args)
-        ROOT.SetOwnership(minimizer, True)
-        return minimizer
-
-    factory.CreateMinimizer = owned
-    try:
-        yield
-    finally:
-        factory.CreateMinimizer = create
-
-
 def toy_statistics(payload: Mapping[str, Any]) -> list[tuple[int, float, int]]:
     """Worker task: for each toy index of one grid point, ``(index, t, status)`` with
     ``t = 2(NLL(θ, ν̂̂) − NLL(θ̂, ν̂))`` (θ̂ inside the POIs' ranges; ``t ≥ 0``) and status 0 when
     both fits converged (else the failing status, never 0; ``t`` is then NaN)."""
     model = get_model(payload["workspace"], engine=payload["engine"], threads=payload["threads"])
-    with owned_minimizers(model.ROOT):
-        return _toys(model, payload)
+    return _toys(model, payload)
 
 
 def _toys(model: Model, payload: Mapping[str, Any]) -> list[tuple[int, float, int]]:

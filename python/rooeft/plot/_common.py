@@ -51,7 +51,7 @@ COLORS = (
 CL_LABELS = {"68": "68% CL", "95": "95% CL"}
 
 #: result kinds ``rooeft plot`` understands (``history`` = a training ``loss_history.json``)
-KINDS = ("fit", "scan1d", "scan2d", "toys", "posterior", "history", "reliability")
+KINDS = ("fit", "scan1d", "scan2d", "toys", "neyman", "posterior", "history", "reliability")
 
 
 class PlotError(ValueError):
@@ -166,6 +166,7 @@ _REQUIRED = {
     "scan1d": ("poi", "points"),
     "scan2d": ("pois", "points"),
     "toys": ("fits",),
+    "neyman": ("scans",),
     "posterior": ("pois", "samples_file"),
     "history": ("train_loss", "val_loss"),
     "reliability": ("test_split", "fractions"),

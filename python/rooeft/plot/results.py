@@ -46,6 +46,8 @@ def plot_result_files(
     * ``scan2d`` → ``contours_<a>_<b>``: scans of the same pair are overlaid;
     * ``fit`` → ``pulls_<file stem>``;
     * ``toys`` → ``toys_pulls_<file stem>`` and ``toys_coverage_<file stem>`` (if it has coverage);
+    * ``neyman`` → ``neyman_<pois>_<file stem>``: p-values of each toy-based construction beside the
+      asymptotic ones;
     * ``posterior`` → ``corner_<file stem>``: the POI samples (from the JSON's ``samples_file``),
       with the 68%/95% intervals of any scan1d file of the same POIs given alongside overlaid;
     * training ``loss_history.json`` → ``loss_<file stem>``;
@@ -122,6 +124,17 @@ def plot_result_files(
                 if result.get("coverage"):
                     save(plot_coverage(toys=result), f"toys_coverage_{_safe(path.stem)}")
             except PlotError as err:
+                raise PlotError(f"{path}: {err}") from None
+        elif kind == "neyman":
+            from rooeft.infer.neyman import NeymanResult
+            from rooeft.plot.neyman import plot_neyman
+
+            try:
+                for s in NeymanResult.from_dict(result).scans:
+                    save(
+                        plot_neyman(scan=s, lumi=lumi, com=com), f"neyman_{_safe('_'.join(s.pois))}_{_safe(path.stem)}"
+                    )
+            except (PlotError, KeyError, TypeError, ValueError) as err:
                 raise PlotError(f"{path}: {err}") from None
         elif kind == "reliability":
             from rooeft.plot.reliability import plot_reliability
