@@ -107,7 +107,7 @@ def asimov_q_shape_rate(
 ) -> F64:
     """Asimov ``q(θ_k)`` of the shape × rate likelihood: exact Poisson rate ``ν(θ)``, per-event shape
     ``r̂(x|θ) / ν̂(θ)`` normalised with the learned ratio's own mean ``ν̂(θ) = Σ_i w_i(0) r̂(x_i|θ)``
-    (what ``RooEFTUnbinnedPdf::setLearnedNormalisation`` does)::
+    (what ``RooEFTUnbinnedPdf`` does with the same events as its normalisation sample)::
 
         q = 2 [ν − ν0 − ν0 ln(ν/ν0)] + 2 [ν0 ln(ν̂/ν0) − Σ_i w_i(0) ln r̂(x_i|θ)]
 
@@ -604,7 +604,7 @@ def markdown(result: Mapping[str, Any]) -> str:
         (
             "shaperate",
             "Shape × rate likelihood (exact Poisson rate ν(θ), per-event shape r̂(x|θ)/ν̂(θ) with the learned "
-            "mean ν̂(θ) = Σ_i w_i(0) r̂(x_i|θ); as `setLearnedNormalisation`)",
+            "mean ν̂(θ) = Σ_i w_i(0) r̂(x_i|θ); as RooEFTUnbinnedPdf with this sample as its normalisation sample)",
         ),
         (
             "selfnorm",
