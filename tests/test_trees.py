@@ -300,3 +300,47 @@ def test_bad_export_and_predict(trained: tuple[TreeEstimator, Path, np.ndarray, 
         est.predict(x[:3], observables=["b", "a"])
     with pytest.raises(ValueError, match="3 columns but 2 observables"):
         est.predict(np.zeros((3, 3)))
+
+
+def test_workspace_build_and_fit(tmp_path: Path) -> None:
+    """``rooeft build`` takes a tree model like a network; a fit of SM-like data gives θ ≈ 0."""
+    import json
+
+    import yaml
+
+    from rooeft.cli import main
+
+    _write_ntuple(tmp_path / "sig.root", 8000, 2)
+    x, w = toy_events(8000, 2)
+    cfg = TreeConfig(n_trees=40, max_depth=3, theta_scale=THETA_SCALE)
+    train_trees_from_arrays(
+        x, w, observables=OBS, coefficients=COEFS, process="sig", config=cfg, output=tmp_path / "bit.onnx",
+        calibration=False,
+    )  # fmt: skip
+    rng = np.random.default_rng(3)
+    n_data = int(rng.poisson(w[:, 0].sum()))
+    with uproot.recreate(tmp_path / "data.root") as f:
+        f.mktree("Events", {"a": np.float64, "b": np.float64})
+        f["Events"].extend({"a": rng.uniform(-1, 1, n_data), "b": rng.uniform(-1, 1, n_data)})
+    config = {
+        "version": 1,
+        "name": "trees",
+        "coefficients": [{"name": "c1", "range": [-3, 3]}, {"name": "c2", "range": [-3, 3]}],
+        "channels": [
+            {
+                "name": "unb",
+                "kind": "unbinned",
+                "model": "bit.onnx",
+                "processes": [{"name": "sig", "files": ["sig.root"], "eft": True}],
+                "data": {"files": "data.root"},
+            }
+        ],
+    }
+    (tmp_path / "a.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    assert main(["build", str(tmp_path / "a.yaml"), "-o", str(tmp_path / "ws.root")]) == 0
+    assert main(["fit", str(tmp_path / "ws.root"), "-o", str(tmp_path / "fit.json")]) == 0
+    fit = json.loads((tmp_path / "fit.json").read_text())
+    assert fit["status"] == 0 and fit["cov_quality"] == 3
+    for c in COEFS:  # SM data (the count fluctuates by -1.6σ, which pulls c2 by about that much)
+        par = fit["parameters"][c]
+        assert abs(par["value"]) < 4 * par["error"] and 0.005 < par["error"] < 0.05
