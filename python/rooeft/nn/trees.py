@@ -485,6 +485,27 @@ def _apply_tree(
         node = np.where(inner, np.where(go_left, left[node], right[node]), node)
 
 
+def _next_tree(
+    bins: np.ndarray, n_bins: int, z: np.ndarray, w: np.ndarray, gram: np.ndarray, config: TreeConfig
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """One boosting step on the events of ``bins`` (current factors ``z``, structure constants ``w``):
+    their per-event loss before the step, and the tree (feature, split bin, left, right, leaf value)
+    with leaf values rounded to float32 (what the ONNX model stores)."""
+    floor = config.positivity_floor
+    loss, grad, hess = _gradients(z, w, gram, floor)
+    lam = config.l2 * np.maximum(hess.mean(axis=0), 1e-300)
+    feature, split, left, right, value = _grow_tree(bins, n_bins, grad, hess, lam, config)
+    # backtracking: the Gauss-Newton step of a quartic loss can overshoot; halve it until the loss
+    # on the tree's own events decreases (at most 4 times, else keep the smallest step)
+    leaf = _apply_tree(bins, feature, split, left, right)
+    before = float(loss.sum())
+    for _ in range(4):
+        if float(_loss_terms(z + value[leaf], w, gram, floor).sum()) < before:
+            break
+        value = 0.5 * value
+    return loss, (feature, split, left, right, value.astype(np.float32).astype(np.float64))
+
+
 # ------------------------------------------------------------------ the estimator
 @dataclass
 class TreeEstimator:
@@ -623,22 +644,13 @@ def train_boosted_trees(
             if n_sub >= train_rows.size
             else np.sort(rng.choice(train_rows.size, n_sub, replace=False))
         )
-        sub_loss, grad, hess = _gradients(z_train[sub], w_train[sub], gram, floor)
-        lam = config.l2 * np.maximum(hess.mean(axis=0), 1e-300)
-        feature, split_bins, left, right, value = _grow_tree(bins_train[sub], binned.n_bins, grad, hess, lam, config)
+        sub_loss, (feature, split_bins, left, right, value) = _next_tree(
+            bins_train[sub], binned.n_bins, z_train[sub], w_train[sub], gram, config
+        )
         thr = np.array(
             [binned.thresholds[f][j] if f >= 0 else 0.0 for f, j in zip(feature, split_bins, strict=True)],
             dtype=np.float32,
         )
-        # backtracking: the Gauss-Newton step of a quartic loss can overshoot; halve it until the
-        # loss on the tree's own events decreases (at most 4 times, else keep the smallest step)
-        leaf_sub = _apply_tree(bins_train[sub], feature, split_bins, left, right)
-        before = float(sub_loss.sum())
-        for _ in range(4):
-            if float(_loss_terms(z_train[sub] + value[leaf_sub], w_train[sub], gram, floor).sum()) < before:
-                break
-            value = 0.5 * value
-        value = value.astype(np.float32).astype(np.float64)  # what the ONNX model stores
         z_train += value[_apply_tree(bins_train, feature, split_bins, left, right)]
         z_val += value[_apply_tree(bins_val, feature, split_bins, left, right)]
         trees.append((feature, thr, left, right, value))
