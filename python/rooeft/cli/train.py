@@ -54,7 +54,7 @@ def _split_process(text: str) -> tuple[str, list[str]]:
 QUICK_EPOCHS = 3
 DEFAULT_EPOCHS = 200
 QUICK_TREES = 20
-DEFAULT_TREES = 300
+DEFAULT_TREES = 1000
 
 
 def _theta_scale(text: str | None) -> float | tuple[float, ...]:

@@ -99,7 +99,7 @@ class TreeConfig:
     (one value or one per coefficient), as for :class:`rooeft.nn.QuadraticConfig`."""
     positivity_floor: float = 1e-3
     """Smallest diagonal ``|U_aa|``: makes r̂ strictly positive."""
-    n_trees: int = 300
+    n_trees: int = 1000
     """Upper limit on the boosting iterations (one tree each)."""
     max_depth: int = 5
     """Depth of every tree (``2**max_depth`` leaves at most)."""
@@ -213,19 +213,6 @@ class TreeEnsemble:
     def n_outputs(self) -> int:
         """Number of raw factors ``K`` each leaf holds."""
         return int(self.base.size)
-
-    def truncated(self, n_trees: int) -> TreeEnsemble:
-        """The first ``n_trees`` trees."""
-        end = int(self.start[n_trees])
-        return TreeEnsemble(
-            self.feature[:end],
-            self.threshold[:end],
-            self.left[:end],
-            self.right[:end],
-            self.value[:end],
-            self.start[: n_trees + 1].copy(),
-            self.base.copy(),
-        )
 
     def raw(self, x: npt.ArrayLike) -> np.ndarray:
         """The raw factors ``[N, K]`` (float64) for raw observables ``x`` (compared as float32)."""
