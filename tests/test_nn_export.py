@@ -53,7 +53,12 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> Any:
     s = two_process_sample()
     out = tmp_path_factory.mktemp("export") / "model.onnx"
     return train_from_arrays(
-        s["x"], s["w"], observables=OBS, coefficients=COEFS, processes=["sig", "bkg"], process=s["label"],
+        s["x"],
+        s["w"],
+        observables=OBS,
+        coefficients=COEFS,
+        processes=["sig", "bkg"],
+        process=s["label"],
         variations=s["variations"],
         eft_config=QuadraticConfig(network=NET, training=TR),
         fraction_config=FractionConfig(network=NET, training=TR),
@@ -152,10 +157,22 @@ def test_export_fails_loudly_when_onnxruntime_disagrees(
 
 def test_compose_refusals() -> None:
     s = two_process_sample(1500)
-    q = train_joint_quadratic(s["x"], s["w"], observables=OBS, coefficients=COEFS,
-                              config=QuadraticConfig(network=NET, training=TR), events=s["label"] == "sig")
-    f = train_process_fractions(s["x"], s["label"], s["w"][:, 0], observables=OBS, processes=["sig", "bkg"],
-                                config=FractionConfig(network=NET, training=TR))
+    q = train_joint_quadratic(
+        s["x"],
+        s["w"],
+        observables=OBS,
+        coefficients=COEFS,
+        config=QuadraticConfig(network=NET, training=TR),
+        events=s["label"] == "sig",
+    )
+    f = train_process_fractions(
+        s["x"],
+        s["label"],
+        s["w"][:, 0],
+        observables=OBS,
+        processes=["sig", "bkg"],
+        config=FractionConfig(network=NET, training=TR),
+    )
     with pytest.raises(ValueError, match="fractions: a fraction model is required"):
         compose(observables=OBS, coefficients=COEFS, processes=["sig", "bkg"], eft={"sig": q})
     with pytest.raises(ValueError, match=r"observables \['x2', 'x1'\] do not match the eft\['sig'\] model's"):
@@ -168,8 +185,9 @@ def test_compose_refusals() -> None:
         compose(observables=OBS, coefficients=COEFS, processes=["bkg", "sig"], eft={"sig": q}, fractions=f)
     with pytest.raises(ValueError, match="nothing to compose"):
         compose(observables=OBS, coefficients=COEFS, processes=["sig"])
-    single = compose(observables=OBS, coefficients=COEFS, processes=["sig"], eft={"sig": q},
-                     nominal_rates={"sig": 12.5})
+    single = compose(
+        observables=OBS, coefficients=COEFS, processes=["sig"], eft={"sig": q}, nominal_rates={"sig": 12.5}
+    )
     assert single.columns[0] == "lin:sig:cHW" and len(single.columns) == 5
     assert single.interface.nominal_rates == {"sig": 12.5}
 
@@ -177,8 +195,13 @@ def test_compose_refusals() -> None:
 def test_per_term_estimator_exports_replica_mean(tmp_path: Path) -> None:
     x, w = toy_2d(3000)
     res = train_from_arrays(
-        x, w, observables=OBS, coefficients=COEFS, estimator="per_term",
-        eft_config=PerTermConfig(network=NET, training=TR, n_replicas=2), output=tmp_path / "pt.onnx",
+        x,
+        w,
+        observables=OBS,
+        coefficients=COEFS,
+        estimator="per_term",
+        eft_config=PerTermConfig(network=NET, training=TR, n_replicas=2),
+        output=tmp_path / "pt.onnx",
     )
     iface = read_interface(tmp_path / "pt.onnx")
     assert list(iface.outputs) == output_columns(processes=["signal"], coefficients=COEFS)
@@ -187,5 +210,4 @@ def test_per_term_estimator_exports_replica_mean(tmp_path: Path) -> None:
     mean, _ = res.eft["signal"].predict_with_spread(x[:100])
     np.testing.assert_allclose(got, mean, rtol=1e-4, atol=1e-5)
     with pytest.raises(ValueError, match="eft_config must be a PerTermConfig"):
-        train_from_arrays(x, w, observables=OBS, coefficients=COEFS, estimator="per_term",
-                          eft_config=QuadraticConfig())
+        train_from_arrays(x, w, observables=OBS, coefficients=COEFS, estimator="per_term", eft_config=QuadraticConfig())

@@ -31,8 +31,9 @@ def test_recovers_analytic_fractions(balanced: bool) -> None:
     cfg = FractionConfig(
         balanced=balanced,
         network=NetworkConfig(hidden_layers=2, width=16),
-        training=TrainingConfig(max_epochs=20, batch_size=512, learning_rate=3e-3, progress=False,
-                                num_threads=1, patience=4),
+        training=TrainingConfig(
+            max_epochs=20, batch_size=512, learning_rate=3e-3, progress=False, num_threads=1, patience=4
+        ),
     )
     est = train_process_fractions(x, label, w, observables=["x"], processes=["sig", "bkg"], config=cfg)
     xt = np.linspace(-2.5, 2.5, 101)[:, None]

@@ -22,7 +22,10 @@ SMALL = NetworkConfig(hidden_layers=2, width=32)
 def trained() -> PerTermEstimator:
     x, w = toy_1d(40_000, noise=0.3)
     return train_per_term(
-        x, w, observables=["x"], coefficients=["c"],
+        x,
+        w,
+        observables=["x"],
+        coefficients=["c"],
         config=PerTermConfig(network=SMALL, training=FAST, n_replicas=3),
     )
 
@@ -52,8 +55,9 @@ def test_probe_values_keep_the_term_class_physical(trained: PerTermEstimator) ->
 
 def test_two_coefficients_single_replica() -> None:
     x, w = toy_2d(20_000, noise=0.2)
-    est = train_per_term(x, w, observables=["x1", "x2"], coefficients=["c1", "c2"],
-                         config=PerTermConfig(network=SMALL, training=FAST))
+    est = train_per_term(
+        x, w, observables=["x1", "x2"], coefficients=["c1", "c2"], config=PerTermConfig(network=SMALL, training=FAST)
+    )
     xt = np.random.default_rng(3).uniform(-1.5, 1.5, size=(500, 2))
     mean, spread = est.predict_with_spread(xt)
     assert np.all(spread == 0)

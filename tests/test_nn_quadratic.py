@@ -33,7 +33,10 @@ SMALL = NetworkConfig(hidden_layers=2, width=32)
 def trained() -> QuadraticEstimator:
     x, w = toy_2d(30_000)
     return train_joint_quadratic(
-        x, w, observables=["x1", "x2"], coefficients=["c1", "c2"],
+        x,
+        w,
+        observables=["x1", "x2"],
+        coefficients=["c1", "c2"],
         config=QuadraticConfig(network=SMALL, training=FAST, theta_scale=1.0),
     )
 
@@ -110,7 +113,11 @@ def test_positive_for_wide_theta_range(trained: QuadraticEstimator) -> None:
 
 def test_column_names(trained: QuadraticEstimator) -> None:
     assert trained.column_names("sig") == [
-        "lin:sig:c1", "lin:sig:c2", "quad:sig:c1:c1", "quad:sig:c1:c2", "quad:sig:c2:c2"
+        "lin:sig:c1",
+        "lin:sig:c2",
+        "quad:sig:c1:c1",
+        "quad:sig:c1:c2",
+        "quad:sig:c2:c2",
     ]
 
 
@@ -119,15 +126,22 @@ def test_events_selection_uses_only_those_events() -> None:
     w_bad = w.copy()
     w_bad[2000:, 1:] = 1e3  # garbage outside the selection
     cfg: Any = QuadraticConfig(network=SMALL, training=TrainingConfig(max_epochs=2, progress=False, num_threads=1))
-    a = train_joint_quadratic(x, w, observables=["x1", "x2"], coefficients=["c1", "c2"], config=cfg,
-                              events=np.arange(2000))
-    b = train_joint_quadratic(x, w_bad, observables=["x1", "x2"], coefficients=["c1", "c2"], config=cfg,
-                              events=np.arange(4000) < 2000)
+    a = train_joint_quadratic(
+        x, w, observables=["x1", "x2"], coefficients=["c1", "c2"], config=cfg, events=np.arange(2000)
+    )
+    b = train_joint_quadratic(
+        x, w_bad, observables=["x1", "x2"], coefficients=["c1", "c2"], config=cfg, events=np.arange(4000) < 2000
+    )
     np.testing.assert_array_equal(a.predict(x[:50]), b.predict(x[:50]))
 
 
 def test_theta_scale_per_coefficient_must_match() -> None:
     x, w = toy_2d(200)
     with pytest.raises(ValueError, match="theta_scale"):
-        train_joint_quadratic(x, w, observables=["x1", "x2"], coefficients=["c1", "c2"],
-                              config=QuadraticConfig(theta_scale=(1.0, 2.0, 3.0)))
+        train_joint_quadratic(
+            x,
+            w,
+            observables=["x1", "x2"],
+            coefficients=["c1", "c2"],
+            config=QuadraticConfig(theta_scale=(1.0, 2.0, 3.0)),
+        )

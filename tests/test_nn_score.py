@@ -19,9 +19,7 @@ torch.set_num_threads(1)
 def test_monomial_gradient_matches_finite_differences() -> None:
     theta0 = np.array([0.3, -1.2, 2.0])
     eps = 1e-6
-    fd = np.column_stack([
-        (monomials(theta0 + eps * e) - monomials(theta0 - eps * e)) / (2 * eps) for e in np.eye(3)
-    ])
+    fd = np.column_stack([(monomials(theta0 + eps * e) - monomials(theta0 - eps * e)) / (2 * eps) for e in np.eye(3)])
     np.testing.assert_allclose(monomial_gradient(theta0), fd, atol=1e-6)
 
 
@@ -31,8 +29,9 @@ def test_recovers_analytic_score(theta0: float) -> None:
     cfg = ScoreConfig(
         theta0=(theta0,),
         network=NetworkConfig(hidden_layers=2, width=32),
-        training=TrainingConfig(max_epochs=30, batch_size=512, learning_rate=3e-3, progress=False,
-                                num_threads=1, patience=5),
+        training=TrainingConfig(
+            max_epochs=30, batch_size=512, learning_rate=3e-3, progress=False, num_threads=1, patience=5
+        ),
     )
     est = train_local_score(x, w, observables=["x"], coefficients=["c"], config=cfg)
     xt = np.linspace(-2, 2, 101)[:, None]

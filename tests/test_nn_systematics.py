@@ -28,16 +28,28 @@ def test_recovers_ratios_and_constant_for_unaffected_process() -> None:
     lumi_like = (w * 1.05, w * 0.95)
     cfg = SystematicConfig(
         network=NetworkConfig(hidden_layers=2, width=16),
-        training=TrainingConfig(max_epochs=25, batch_size=512, learning_rate=3e-3, progress=False,
-                                num_threads=1, patience=4),
+        training=TrainingConfig(
+            max_epochs=25, batch_size=512, learning_rate=3e-3, progress=False, num_threads=1, patience=4
+        ),
     )
     est = train_systematic_ratios(
-        x, w, {"jes": (up, down), "flat": lumi_like}, observables=["x"], processes=["a", "b"],
-        process=label, config=cfg,
+        x,
+        w,
+        {"jes": (up, down), "flat": lumi_like},
+        observables=["x"],
+        processes=["a", "b"],
+        process=label,
+        config=cfg,
     )
     assert est.column_names() == [
-        "sysup:a:jes", "sysdown:a:jes", "sysup:a:flat", "sysdown:a:flat",
-        "sysup:b:jes", "sysdown:b:jes", "sysup:b:flat", "sysdown:b:flat",
+        "sysup:a:jes",
+        "sysdown:a:jes",
+        "sysup:a:flat",
+        "sysdown:a:flat",
+        "sysup:b:jes",
+        "sysdown:b:jes",
+        "sysup:b:flat",
+        "sysdown:b:flat",
     ]
     xt = np.linspace(-2, 2, 81)[:, None]
     s = est.predict(xt)

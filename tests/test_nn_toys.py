@@ -38,9 +38,7 @@ def truth_2d(x: np.ndarray) -> np.ndarray:
     """Two coefficients; exactly of the positive form with n = (x1/2, x2/4) and an x-dependent U."""
     n1, n2 = x[:, 0] / 2, x[:, 1] / 4
     u11, u12, u22 = 0.5 + 0 * x[:, 0], 0.3 * np.tanh(x[:, 0]), 0.4 + 0.1 * x[:, 1] ** 2
-    return np.column_stack(
-        [2 * n1, 2 * n2, n1**2 + u11**2, 2 * (n1 * n2 + u11 * u12), n2**2 + u12**2 + u22**2]
-    )
+    return np.column_stack([2 * n1, 2 * n2, n1**2 + u11**2, 2 * (n1 * n2 + u11 * u12), n2**2 + u12**2 + u22**2])
 
 
 def toy_2d(n: int, seed: int = 2, noise: float = 0.4) -> tuple[np.ndarray, np.ndarray]:
@@ -67,6 +65,11 @@ def test_toy_2d_is_positive() -> None:
     x, _ = toy_2d(1000)
     c = truth_2d(x)
     theta = np.random.default_rng(0).uniform(-100, 100, size=(50, 2))
-    r = 1 + c[:, :2] @ theta.T + np.einsum("nk,mk->nm", c[:, 2:], np.column_stack(
-        [theta[:, 0] ** 2, theta[:, 0] * theta[:, 1], theta[:, 1] ** 2]))
+    r = (
+        1
+        + c[:, :2] @ theta.T
+        + np.einsum(
+            "nk,mk->nm", c[:, 2:], np.column_stack([theta[:, 0] ** 2, theta[:, 0] * theta[:, 1], theta[:, 1] ** 2])
+        )
+    )
     assert (r > 0).all()

@@ -106,9 +106,7 @@ def test_resume_of_a_finished_run_does_nothing(sample: tuple[np.ndarray, np.ndar
     assert all(np.array_equal(sa[k], sb[k]) for k in sa)
 
 
-def test_checkpoint_of_another_architecture_is_refused(
-    sample: tuple[np.ndarray, np.ndarray], tmp_path: Path
-) -> None:
+def test_checkpoint_of_another_architecture_is_refused(sample: tuple[np.ndarray, np.ndarray], tmp_path: Path) -> None:
     x, w = sample
     first = _cfg(max_epochs=1, checkpoint_dir=tmp_path)
     train_joint_quadratic(x, w, observables=["x"], coefficients=["c"], config=first)
@@ -120,16 +118,24 @@ def test_checkpoint_of_another_architecture_is_refused(
         train_joint_quadratic(x, w, observables=["x"], coefficients=["c"], config=wider)
 
 
-def test_early_stopping_restores_best_and_writes_curves(
-    sample: tuple[np.ndarray, np.ndarray], tmp_path: Path
-) -> None:
+def test_early_stopping_restores_best_and_writes_curves(sample: tuple[np.ndarray, np.ndarray], tmp_path: Path) -> None:
     x, w = sample
     est = train_per_term(
-        x, w, observables=["x"], coefficients=["c"],
+        x,
+        w,
+        observables=["x"],
+        coefficients=["c"],
         config=PerTermConfig(
             network=SMALL,
-            training=TrainingConfig(max_epochs=200, batch_size=256, learning_rate=2e-2, patience=2,
-                                    progress=True, num_threads=1, output_dir=tmp_path),
+            training=TrainingConfig(
+                max_epochs=200,
+                batch_size=256,
+                learning_rate=2e-2,
+                patience=2,
+                progress=True,
+                num_threads=1,
+                output_dir=tmp_path,
+            ),
         ),
     )
     h = est.history
@@ -145,7 +151,10 @@ def test_early_stopping_restores_best_and_writes_curves(
 def test_learning_rate_is_lowered_on_plateau(sample: tuple[np.ndarray, np.ndarray]) -> None:
     x, w = sample
     est = train_joint_quadratic(
-        x, w, observables=["x"], coefficients=["c"],
+        x,
+        w,
+        observables=["x"],
+        coefficients=["c"],
         config=_cfg(max_epochs=12, learning_rate=5e-2, lr_patience=1, min_delta=1e-3),
     )
     assert est.history.learning_rate[-1] < est.history.learning_rate[0]
@@ -198,8 +207,7 @@ def test_invalid_quadratic_config() -> None:
 def test_bad_device_is_refused(sample: tuple[np.ndarray, np.ndarray]) -> None:
     x, w = sample
     with pytest.raises(ValueError, match="device 'gpu0' is not a torch device"):
-        train_joint_quadratic(x, w, observables=["x"], coefficients=["c"],
-                              config=_cfg(max_epochs=1, device="gpu0"))
+        train_joint_quadratic(x, w, observables=["x"], coefficients=["c"], config=_cfg(max_epochs=1, device="gpu0"))
 
 
 def test_input_refusals(sample: tuple[np.ndarray, np.ndarray]) -> None:

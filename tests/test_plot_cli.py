@@ -21,14 +21,27 @@ def write(path: Path, obj: Any) -> Path:
 
 def toys_result() -> dict[str, Any]:
     rng = np.random.default_rng(7)
-    return {"kind": "toys", "truth": {"cHW": 0.0}, "n_toys": 50,
-            "fits": [{"status": 0, "values": {"cHW": 0.1}, "errors": {"cHW": 0.2}}] * 50,
-            "coverage": {"cHW": {"68": 0.7, "95": 0.96, "n": 50}}, "pulls": {"cHW": rng.normal(size=50).tolist()}}
+    return {
+        "kind": "toys",
+        "truth": {"cHW": 0.0},
+        "n_toys": 50,
+        "fits": [{"status": 0, "values": {"cHW": 0.1}, "errors": {"cHW": 0.2}}] * 50,
+        "coverage": {"cHW": {"68": 0.7, "95": 0.96, "n": 50}},
+        "pulls": {"cHW": rng.normal(size=50).tolist()},
+    }
 
 
 def history() -> dict[str, Any]:
-    return {"train_loss": [1.0, 0.8, 0.7], "val_loss": [1.1, 0.9, 0.85], "learning_rate": [1e-3] * 3,
-            "best_epoch": 2, "best_val_loss": 0.85, "stopped_early": False, "seconds": 1.0, "epochs": 3}
+    return {
+        "train_loss": [1.0, 0.8, 0.7],
+        "val_loss": [1.1, 0.9, 0.85],
+        "learning_rate": [1e-3] * 3,
+        "best_epoch": 2,
+        "best_val_loss": 0.85,
+        "stopped_early": False,
+        "seconds": 1.0,
+        "epochs": 3,
+    }
 
 
 def test_cli_dispatch_all_kinds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -43,8 +56,15 @@ def test_cli_dispatch_all_kinds(tmp_path: Path, capsys: pytest.CaptureFixture[st
     ]
     out = tmp_path / "plots"
     assert main(["plot", *map(str, files), "--output-dir", str(out), "--lumi", "300"]) == 0
-    expected = {"scan1d_cHW", "scan1d_cHB", "contours_cHW_cHWtil", "pulls_fit", "toys_pulls_toys",
-                "toys_coverage_toys", "loss_zh"}
+    expected = {
+        "scan1d_cHW",
+        "scan1d_cHB",
+        "contours_cHW_cHWtil",
+        "pulls_fit",
+        "toys_pulls_toys",
+        "toys_coverage_toys",
+        "loss_zh",
+    }
     assert {p.name for p in out.iterdir()} == {f"{s}.{ext}" for s in expected for ext in ("png", "pdf")}
     printed = capsys.readouterr().out.split()
     assert len(printed) == 14 and all(Path(p).exists() for p in printed)
@@ -76,8 +96,9 @@ def test_cli_formats_option(tmp_path: Path) -> None:
         ("{not json", "not valid JSON"),
     ],
 )
-def test_bad_files_give_clear_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str], content: Any,
-                                     message: str) -> None:
+def test_bad_files_give_clear_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: Any, message: str
+) -> None:
     path = tmp_path / "bad.json"
     path.write_text(content if isinstance(content, str) else json.dumps(content))
     with pytest.raises(PlotError, match=r"bad\.json") as info:
@@ -112,8 +133,10 @@ def test_posterior_corner_with_profile_intervals(tmp_path: Path) -> None:
     rng = np.random.default_rng(8)
     names = np.asarray(["cHW", "cHWtil", "lumi"], dtype=str)
     np.savez(tmp_path / "post.npz", names=names, samples=rng.normal(size=(2000, 3)))
-    post = write(tmp_path / "posterior.json", {"kind": "posterior", "pois": ["cHW", "cHWtil"],
-                                               "samples_file": "post.npz", "intervals": {}})
+    post = write(
+        tmp_path / "posterior.json",
+        {"kind": "posterior", "pois": ["cHW", "cHWtil"], "samples_file": "post.npz", "intervals": {}},
+    )
     scan = write(tmp_path / "scan.json", scan1d("observed", 0.0, 1.0))
     written = plot_result_files([post, scan], tmp_path / "out", formats=("png",))
     assert sorted(p.name for p in written) == ["corner_posterior.png", "scan1d_cHW.png"]

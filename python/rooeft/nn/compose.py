@@ -126,9 +126,7 @@ def compose(
     systs: tuple[str, ...] = ()
     if systematics is not None:
         if systematics.processes != procs:
-            raise ValueError(
-                f"systematics model has processes {list(systematics.processes)}, expected {list(procs)}"
-            )
+            raise ValueError(f"systematics model has processes {list(systematics.processes)}, expected {list(procs)}")
         systs = systematics.systematics
         components["systematics"] = systematics
         names += systematics.column_names()

@@ -133,9 +133,9 @@ def train_systematic_ratios(
     def loss(mod: nn.Module, batch: dict[str, torch.Tensor], training: bool) -> torch.Tensor:
         f = cast(SystematicModule, mod).logits(batch["x"]).reshape(n_p, n_k, 2, -1)
         wb = batch["w"] / norm  # [B]
-        varied = torch.stack(
-            [torch.stack([batch[f"up{j}"], batch[f"down{j}"]]) for j in range(n_k)]
-        ) / norm  # [K, 2, B]
+        varied = (
+            torch.stack([torch.stack([batch[f"up{j}"], batch[f"down{j}"]]) for j in range(n_k)]) / norm
+        )  # [K, 2, B]
         onehot = F.one_hot(batch["label"], n_p).T.to(wb.dtype)  # [P, B]
         per = wb * F.softplus(f) + varied * F.softplus(-f)  # [P, K, 2, B]
         return (per * onehot[:, None, None, :]).sum(dim=(0, 1, 2))
@@ -145,8 +145,14 @@ def train_systematic_ratios(
         module=module,
         observables=obs,
         history=history,
-        provenance=provenance("systematic_ratios", config, history, active=active.tolist(),
-                              n_train=int(s.train_rows.size), n_validation=int(s.val_rows.size)),
+        provenance=provenance(
+            "systematic_ratios",
+            config,
+            history,
+            active=active.tolist(),
+            n_train=int(s.train_rows.size),
+            n_validation=int(s.val_rows.size),
+        ),
         reference_inputs=s.reference_inputs,
         processes=procs,
         systematics=systs,
