@@ -120,6 +120,7 @@ def validate_references(config: Config, *, check_files: bool = True) -> None:
         where = f"channels[{i}]"
         _unique([p.name for p in ch.processes], f"{where}.processes", "process", problems)
         _check_data(ch.data, config, f"{where}.data", problems, check_files)
+        _check_masked(ch, where, problems)
         for j, p in enumerate(ch.processes):
             if check_files:
                 for k, f in enumerate(p.files):
@@ -155,6 +156,21 @@ def _unique(names: Sequence[str], where: str, what: str, problems: list[str]) ->
         if n in seen:
             problems.append(f"{where}[{i}].name: duplicate {what} name '{n}'")
         seen.add(n)
+
+
+def _check_masked(ch: BinnedChannel | UnbinnedChannel, where: str, problems: list[str]) -> None:
+    """``masked`` processes: unbinned channels only, and never every process of a channel."""
+    masked = [j for j, p in enumerate(ch.processes) if p.masked]
+    if not masked:
+        return
+    if isinstance(ch, BinnedChannel):
+        problems.extend(
+            f"{where}.processes[{j}].masked: only processes of unbinned channels can be masked "
+            "(remove the process from a binned channel instead)"
+            for j in masked
+        )
+    elif len(masked) == len(ch.processes):
+        problems.append(f"{where}.processes: every process is masked; the channel would expect no events")
 
 
 def _claim_observable(

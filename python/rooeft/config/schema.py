@@ -103,6 +103,13 @@ class Process(_Block):
     """What to do when the sum of ``w_sm`` differs from the sum of ``weight`` (EFT processes):
     ``error`` (default; tolerance :data:`rooeft.workspace.checks.W_SM_TOLERANCE`), or
     ``use_weight``: the nominal weight is the truth and the EFT weights are rescaled to it."""
+    masked: bool = False
+    """Unbinned channels only: the process stays in the channel's model (its network columns, and
+    its events in the shape normalisation, which integrates over the whole SM simulation) but has
+    zero expected events: its rate is the constant 0 and its events are left out of ``sim_<ch>``
+    and hence of Asimov data and toys. This is the analysis of the other processes alone with the
+    same model (the sensitivity ladder's signal-only step); ``scale: 0`` is not the same, because
+    it also removes the events from the normalisation."""
 
     @field_validator("weight", "cut")
     @classmethod

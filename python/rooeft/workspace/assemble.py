@@ -179,10 +179,13 @@ def _theta(config: Config, point: Mapping[str, float]) -> list[float]:
 
 
 def sim_columns(config: Config, ch: ChannelInput) -> tuple[dict[str, F64], F64]:
-    """Observables and per-term weight columns (expected events) of an unbinned channel's simulation."""
+    """Observables and per-term weight columns (expected events) of an unbinned channel's
+    simulation; masked processes (no expected events) are left out."""
     t = n_terms(len(config.coefficient_names))
     blocks = []
     for p in ch.procs:
+        if p.cfg.masked:
+            continue
         eft = p.cfg.eft and p.sample.structure_constants is not None
         terms = expected.process_terms(
             p.sample.weights,
@@ -278,6 +281,7 @@ def _channel_metadata(ch: ChannelInput, y: dict[str, float]) -> dict[str, Any]:
         "observables": list(ch.observables),
         "processes": [p.name for p in ch.procs],
         "eft_processes": [p.name for p in ch.procs if p.cfg.eft],
+        "masked_processes": [p.name for p in ch.procs if p.cfg.masked],
         "yields": y,
         "n_eff": {p.name: effective_size(p.sample.weights) for p in ch.procs},
         "edges": list(ch.cfg.edges) if isinstance(ch.cfg, BinnedChannel) else None,

@@ -158,7 +158,11 @@ def _bin_gammas(b: RooObjects, cfg: BinnedChannel, procs: list[ProcessInput], n_
 
 
 def unbinned_pdf(b: RooObjects, ch: ChannelInput) -> tuple[Any, dict[str, float]]:
-    """The ``RooEFTUnbinnedPdf`` of an unbinned channel and its nominal yields per process."""
+    """The ``RooEFTUnbinnedPdf`` of an unbinned channel and its nominal yields per process.
+
+    A masked process (``masked: true``) gets the constant rate modifier 0 and no MC-statistics
+    parameter; its events still normalise the shape (:func:`_set_normalisation_sample`). The
+    closed-form kernel takes parameters only, so inference on such a workspace runs RooFit's NLL."""
     R = b.ROOT
     cfg = ch.cfg
     assert isinstance(cfg, UnbinnedChannel)
@@ -175,10 +179,16 @@ def unbinned_pdf(b: RooObjects, ch: ChannelInput) -> tuple[Any, dict[str, float]
     yields = {}
     for p in ch.procs:
         yields[p.name] = _unbinned_process(b, cfg, pdf, p, order, lnn)
+        if p.cfg.masked:  # zero expected events; its events stay in the normalisation sample
+            mask = b.own(R.RooConstVar(f"mask_{cfg.name}_{p.name}", f"{p.name} masked in {cfg.name}", 0.0))
+            pdf.setRateModifier(p.name, mask)
+            yields[p.name] = 0.0
     for name, (ups, downs) in lnn.items():
         pdf.addNormSystematic(b.nuisance(name), ups, downs, 4)
     if cfg.mc_stats is not None:
         for p in ch.procs:
+            if p.cfg.masked:
+                continue
             rel = 1.0 / math.sqrt(effective_size(p.sample.weights))
             if rel > cfg.mc_stats.threshold:
                 pdf.setRateModifier(p.name, b.mc_stats_gamma(f"prop_bin{cfg.name}_proc_{p.name}", rel))

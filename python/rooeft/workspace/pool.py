@@ -418,6 +418,8 @@ def _read_channel(cfg: Config, ch: BinnedChannel | UnbinnedChannel, files: Mappi
     for k, p in enumerate(ch.processes):
         where = f"pool for channel '{ch.name}', process '{p.name}' ({', '.join(files[p.name])})"
         sample, values, block = _read_process(cfg, ch, p, files[p.name], read_obs, models, where)
+        if p.masked:  # no expected events (as in the workspace's sim_<ch>): never drawn
+            block = np.zeros_like(block)
         keep = np.ones(block.shape[0], dtype=bool)
         if values is not None:
             assert isinstance(ch, BinnedChannel)
