@@ -3,11 +3,15 @@
 From one configuration it builds the chain signal only → + each background → + each systematic →
 + MC statistics (the last step is the original analysis), and gives per step and coefficient the
 Asimov (SM) interval with the other coefficients at the SM, and its width relative to the first step.
+Binned and unbinned channels (an unbinned channel's background is masked: the same ONNX model with
+zero expected background events). ``--exact`` puts the exact per-event ratio of the EFT processes'
+own structure constants first (the optimal analysis where they are the parton-level truth, as in
+the ZH example), so that every width is relative to the optimum.
 
 Examples::
 
     rooeft ladder analysis.yaml -o ladder.json --plots plots/
-    rooeft ladder analysis.yaml --range cHW=-1,1 --points 31 --workdir ladder_steps/
+    rooeft ladder analysis.yaml --exact --workspace ws.root --range cHW=-0.5,0.5 --points 11
 """
 
 from __future__ import annotations
@@ -42,14 +46,18 @@ def _ranges(items: list[str] | None) -> dict[str, tuple[float, float]]:
 def _run(args: argparse.Namespace) -> int:
     from rooeft.cli._infer import prepare_result_outputs, report_log, require_input
     from rooeft.cli._io import native_output_to, prepare_outputs
+    from rooeft.config import load_config
     from rooeft.infer.output import write_json
-    from rooeft.ladder import ladder, ladder_table, plot_ladder
+    from rooeft.ladder import exact_ratio_step, ladder, ladder_table, plot_ladder
 
     config = require_input(args.config, "configuration")
     ranges = _ranges(args.range)
     if args.points < 3:
         raise ValueError(f"--points must be at least 3, got {args.points}")
     inputs = [config]
+    workspace = require_input(args.workspace, "workspace") if args.workspace else None
+    if workspace is not None:
+        inputs.append(workspace)
     log = prepare_result_outputs("ladder", args, ("ladder",), inputs)
     stem = Path(args.plots) / "ladder" if args.plots else None
     if stem is not None:
@@ -60,7 +68,14 @@ def _run(args: argparse.Namespace) -> int:
         print(f"rooeft ladder: {line}", file=sys.stderr)
 
     with native_output_to(log, f"# rooeft ladder {config}"):
-        result = ladder(config, points=args.points, ranges=ranges, workdir=args.workdir, log=say)
+        reference = None
+        if args.exact:
+            say("reading the structure constants of the EFT processes for the exact ratio")
+            reference = exact_ratio_step(load_config(config))
+        result = ladder(
+            config, points=args.points, ranges=ranges, workdir=args.workdir, workspace=workspace,
+            reference=reference, log=say,
+        )  # fmt: skip
     report_log("ladder", log)
     print(result.note)
     print(ladder_table(result))
@@ -83,7 +98,7 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser(
         "ladder",
-        help="sensitivity ladder: signal only, + backgrounds, + systematics, + MC stats (Asimov intervals)",
+        help="sensitivity ladder: (exact,) signal only, + backgrounds, + systematics, + MC stats (Asimov intervals)",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -92,9 +107,14 @@ def register(sub: Any) -> None:
     p.add_argument("--plots", default=None, metavar="DIR", help="write the bar plot DIR/ladder.png and .pdf")
     p.add_argument("--workdir", default=None, metavar="DIR",
                    help="keep the step configs and workspaces here (default: a temporary directory)")  # fmt: skip
-    p.add_argument("--points", type=int, default=21, help="scan points per coefficient and step (default 21)")
+    p.add_argument("--points", type=int, default=11,
+                   help="scan points per coefficient and step, placed at ±3 Hesse σ (default 11)")  # fmt: skip
     p.add_argument("--range", action="append", default=None, metavar="POI=LO,HI",
-                   help="scan range of a coefficient (repeatable; default: its config range)")  # fmt: skip
+                   help="scan limits of a coefficient (repeatable; default: its config range)")  # fmt: skip
+    p.add_argument("--exact", action="store_true",
+                   help="first step: the exact per-event ratio of the EFT processes' structure constants")  # fmt: skip
+    p.add_argument("--workspace", default=None, metavar="WS",
+                   help="the workspace built from CONFIG, reused for the steps with every process")  # fmt: skip
     add_log_option(p)
     add_force_option(p)
     p.set_defaults(func=_run)
