@@ -663,7 +663,7 @@ def plot_ladder(result: LadderResult, path_stem: str | os.PathLike[str]) -> list
     names = [s.name for s in result.steps]
     colours = {k: COLORS[i % len(COLORS)] for i, k in enumerate(STEP_KINDS)}
     with style():
-        fig, axes = new_figure(nrows=1, ncols=n, figsize=(4.5 * n + 1, 5.5), squeeze=False, layout="constrained")
+        fig, axes = new_figure(nrows=1, ncols=n, figsize=(4.5 * n + 1, 6.0), squeeze=False, layout="constrained")
         for ax, c in zip(axes[0], result.coefficients, strict=True):
             x = np.arange(len(names))
             values = np.asarray(rel95[c], dtype=np.float64)
@@ -678,10 +678,10 @@ def plot_ladder(result: LadderResult, path_stem: str | os.PathLike[str]) -> list
             ax.axhline(1.0, color="0.4", lw=1, ls="--")
             ax.set_xticks(x, names, rotation=60, ha="right", fontsize="x-small")
             ax.set_title(c, fontsize="medium")
-            ax.set_ylabel(f"95% CL width / width of '{names[0]}'", fontsize="small")
             top = float(np.nanmax(np.concatenate([values, np.asarray(rel68[c], dtype=np.float64)])))
             ax.set_ylim(0, max(1.2, 1.15 * top))
+        axes[0][0].set_ylabel("95% CL width / first step", fontsize="small")
         handles, labels = axes[0][0].get_legend_handles_labels()
         unique = dict(zip(labels, handles, strict=True))
-        axes[0][0].legend(unique.values(), unique.keys(), fontsize="x-small", loc="upper left")
+        fig.legend(unique.values(), unique.keys(), fontsize="x-small", loc="outside upper center", ncols=len(unique))
         return save_figure(fig, path_stem)
