@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from pathlib import Path
@@ -19,7 +20,7 @@ def test_demo_quick_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     # relative paths, as the README's command uses them
     monkeypatch.chdir(tmp_path)
     data = os.path.relpath(REPO / "data" / "zh", tmp_path)
-    assert main(["demo", "--quick", "--data-dir", data, "-o", "demo", "--no-progress"]) == 0
+    assert main(["demo", "--quick", "--data-dir", data, "--output-dir", "demo", "--no-progress"]) == 0
     out = tmp_path / "demo"
     summary = json.loads((out / "summary.json").read_text())
     assert summary["fit_status"] == 0
@@ -60,13 +61,31 @@ def test_demo_quick_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     toys = json.loads((out / "results" / "toys_unbinned_BSM_cHW.json").read_text())
     assert toys["source"] == "validation" and toys["truth"]["cHW"] == pytest.approx(0.1)
     assert not (out / "pool").exists()  # the 1-2 GB pool is removed
+    # the sensitivity ladders: exact ratio first, then the learned analysis step by step
+    for name in ("unbinned", "main"):
+        ladder = json.loads((out / "results" / f"ladder_{name}.json").read_text())
+        assert ladder["kind"] == "ladder"
+        assert [s["name"] for s in ladder["steps"]] == [
+            "exact ratio (optimal)", "signal only", "+ bkg", "+ lumi", "+ btag", "+ MC stats",
+        ]  # fmt: skip
+        for coef in ("cHQ3", "cHW", "cHWtil"):
+            widths = [s["width_95"][coef] for s in ladder["steps"]]
+            assert all(w > 0 for w in widths), (name, coef, widths)
+            # from '+ bkg' on one workspace, more and more parameters profiled: never narrower (the
+            # masked signal-only step is only below '+ bkg' for a calibrated model, which --quick is not)
+            profiled = widths[2:]
+            assert all(b >= a * (1 - 1e-2) for a, b in itertools.pairwise(profiled)), (name, coef, widths)
+        assert (out / "plots" / f"ladder_{name}.png").stat().st_size > 10_000
+    assert set(summary["ladders"]["learned_vs_optimal_signal_only"]) == {"cHQ3", "cHW", "cHWtil"}
+    assert "## Where the sensitivity goes" in text and "| + MC stats |" in text
+    assert summary["ladder_time_s"] > 0
     assert "## Validation on independent pseudo-experiments" in text and "| binned pT(Z) | SM | cHW |" in text
 
 
 def test_demo_missing_inputs_are_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo", "--quick", "--data-dir", str(tmp_path / "nowhere"), "-o", str(tmp_path / "o")]) == 1
+    assert main(["demo", "--quick", "--data-dir", str(tmp_path / "nowhere"), "--output-dir", str(tmp_path / "o")]) == 1
     err = capsys.readouterr().err
     assert "--data-dir" in err and "nowhere is not a directory" in err
     (tmp_path / "empty").mkdir()
-    assert main(["demo", "--quick", "--data-dir", str(tmp_path / "empty"), "-o", str(tmp_path / "o")]) == 1
+    assert main(["demo", "--quick", "--data-dir", str(tmp_path / "empty"), "--output-dir", str(tmp_path / "o")]) == 1
     assert "pseudodata_sm.root" in capsys.readouterr().err

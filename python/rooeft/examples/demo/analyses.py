@@ -231,3 +231,40 @@ def scans(ws: Path, settings: DemoSettings, label: str) -> dict[str, dict[str, d
             )  # fmt: skip
             out[coef][kind] = s.to_dict()
     return out
+
+
+# --- 4. the sensitivity ladders -------------------------------------------------------------------
+#: the analyses whose sensitivity ladder the demo runs (workspace name → label)
+LADDERS = {"unbinned": "learned unbinned", "main": "main (unbinned + score-binned)"}
+EXACT_STEP = "exact ratio (optimal)"
+
+
+def ladders(
+    settings: DemoSettings,
+    cfgs: Mapping[str, Path],
+    ws: Mapping[str, Path],
+    exact: Mapping[str, Mapping[str, Mapping[str, Any]]],
+    results_dir: Path,
+    plots_dir: Path,
+) -> dict[str, Any]:
+    """The sensitivity ladder (:func:`rooeft.ladder.ladder`) of the learned unbinned and the main
+    analysis, each starting at the exact ratio: its expected intervals from :func:`exact_scans`
+    (the same signal events, which both analyses use in full) are the reference step, so every
+    width is relative to the optimum. Writes ``results/ladder_<name>.json`` and
+    ``plots/ladder_<name>.png``/``.pdf``; returns the results by workspace name."""
+    from rooeft.infer import write_json
+    from rooeft.ladder import ReferenceStep, ladder, plot_ladder
+
+    def intervals(poi: str, scan_range: tuple[float, float]) -> Mapping[str, Any]:
+        return {k: [tuple(iv) for iv in v] for k, v in exact[poi]["expected"]["intervals"].items()}
+
+    reference = ReferenceStep(EXACT_STEP, intervals, kind="exact")
+    out: dict[str, Any] = {}
+    for name in LADDERS:
+        res = ladder(
+            cfgs[name], points=settings.ladder_points, ranges=SCAN_RANGES, workspace=ws[name], reference=reference
+        )
+        write_json(results_dir / f"ladder_{name}.json", res)
+        plot_ladder(res, plots_dir / f"ladder_{name}")
+        out[name] = res
+    return out

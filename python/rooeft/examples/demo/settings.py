@@ -42,7 +42,8 @@ class DemoSettings:
     afterwards). ``n_signal``/``n_background``: *generated* events of the fresh simulation (about 45 % of the
     signal and 30 % of the background pass the acceptance); ``pool_signal``/``pool_background``:
     the same for the independent validation pool; ``n_toys``: validation toys per analysis,
-    coefficient and truth point (0: no validation)."""
+    coefficient and truth point (0: no validation); ``ladder_points``: scan points per step and
+    coefficient of the sensitivity ladders (placed at ±3 Hesse σ, see :func:`rooeft.ladder.ladder`)."""
 
     data_dir: Path
     output_dir: Path
@@ -60,6 +61,7 @@ class DemoSettings:
     pool_signal: int = 2_000_000
     pool_background: int = 1_000_000
     n_toys: int = 300
+    ladder_points: int = 9
 
     @classmethod
     def quick(cls, data_dir: Path, output_dir: Path) -> DemoSettings:
@@ -67,7 +69,7 @@ class DemoSettings:
             data_dir=data_dir, output_dir=output_dir, epochs=3, aux_epochs=2, score_epochs=2, scan_points=9,
             scan2d_points=5,
             workers=1, max_train_events=15_000, progress=False, n_signal=60_000, n_background=40_000,
-            pool_signal=60_000, pool_background=40_000, n_toys=12,
+            pool_signal=60_000, pool_background=40_000, n_toys=12, ladder_points=5,
         )  # fmt: skip
 
 
