@@ -104,9 +104,9 @@ def register(sub: Any) -> None:
     )
     p.add_argument("config", help="analysis configuration (YAML)")
     p.add_argument("-o", "--output", default=None, help="JSON result file (kind 'ladder')")
-    p.add_argument("--plots", default=None, metavar="DIR", help="write the bar plot DIR/ladder.png and .pdf")
+    p.add_argument("--plots", default=None, metavar="DIR", help="write the waterfall plot DIR/ladder.png and .pdf")
     p.add_argument("--workdir", default=None, metavar="DIR",
-                   help="keep the step configs and workspaces here (default: a temporary directory)")  # fmt: skip
+                   help="keep the stage configs and workspaces here (default: a temporary directory)")  # fmt: skip
     p.add_argument("--points", type=int, default=11,
                    help="scan points per coefficient and step, placed at ±3 Hesse σ (default 11)")  # fmt: skip
     p.add_argument("--range", action="append", default=None, metavar="POI=LO,HI",
