@@ -87,7 +87,7 @@ def _run(args: argparse.Namespace) -> int:
             print(f"wrote {p}")
     failed = [f"{s.name}: {c}" for s in result.steps for c, st in s.fit_status.items() if st != 0]
     if failed:
-        print(f"rooeft ladder: error: reference fits failed ({'; '.join(failed)}); details in {log}", file=sys.stderr)
+        print(f"rooeft ladder: error: fits failed in ({'; '.join(failed)}); details in {log}", file=sys.stderr)
         return 3
     return 0
 
