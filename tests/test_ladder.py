@@ -308,7 +308,7 @@ def test_command(inputs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str
 
     out = tmp_path / "ladder.json"
     cfg = str(inputs / "analysis.yaml")
-    args = ["ladder", cfg, "-o", str(out), "--points", "5", "--range", "c1=-1.5,1.5", "--plots", str(tmp_path / "p")]
+    args = ["ladder", cfg, "-o", str(out), "--points", "5", "--range", "c1=-1.5,1.5", "--plot-dir", str(tmp_path / "p")]
     assert cli.main(args) == 0
     text = capsys.readouterr().out
     assert "signal only" in text and "+ MC stats" in text and "c1 95% width" in text

@@ -10,7 +10,7 @@ the ZH example), so that every width is relative to the optimum.
 
 Examples::
 
-    rooeft ladder analysis.yaml -o ladder.json --plots plots/
+    rooeft ladder analysis.yaml -o ladder.json --plot-dir plots/
     rooeft ladder analysis.yaml --exact --workspace ws.root --range cHW=-0.5,0.5 --points 11
 """
 
@@ -59,7 +59,7 @@ def _run(args: argparse.Namespace) -> int:
     if workspace is not None:
         inputs.append(workspace)
     log = prepare_result_outputs("ladder", args, ("ladder",), inputs)
-    stem = Path(args.plots) / "ladder" if args.plots else None
+    stem = Path(args.plot_dir) / "ladder" if args.plot_dir else None
     if stem is not None:
         plots = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
         prepare_outputs("ladder", plots, inputs=inputs, force=args.force, kind="plot")
@@ -98,13 +98,13 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser(
         "ladder",
-        help="sensitivity ladder: (exact,) signal only, + backgrounds, + systematics, + MC stats (Asimov intervals)",
+        help="where the sensitivity goes: Asimov widths step by step",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("config", help="analysis configuration (YAML)")
     p.add_argument("-o", "--output", default=None, help="JSON result file (kind 'ladder')")
-    p.add_argument("--plots", default=None, metavar="DIR", help="write the waterfall plot DIR/ladder.png and .pdf")
+    p.add_argument("--plot-dir", default=None, metavar="DIR", help="write the waterfall plot DIR/ladder.png and .pdf")
     p.add_argument("--workdir", default=None, metavar="DIR",
                    help="keep the stage configs and workspaces here (default: a temporary directory)")  # fmt: skip
     p.add_argument("--points", type=int, default=11,

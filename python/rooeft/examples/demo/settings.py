@@ -89,6 +89,6 @@ def pseudo_data(settings: DemoSettings) -> Path:
     if not path.is_file():
         raise FileNotFoundError(
             f"demo input {path} not found: run from the repository root (data/zh) or pass --data-dir; "
-            "`rooeft generate -o DIR` makes a new set"
+            "`rooeft generate --output-dir DIR` makes a new set"
         )
     return path
