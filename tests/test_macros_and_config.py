@@ -116,3 +116,15 @@ def test_config_command_points_at_existing_files(capsys: pytest.CaptureFixture[s
     assert (inc / "RooEFT" / "RooEFTUnbinnedPdf.h").is_file()
     assert main(["config", "--cmake"]) == 0
     assert (Path(capsys.readouterr().out.strip()) / "RooEFTConfig.cmake").is_file()
+
+
+def test_include_dir_prefers_the_build_snapshot(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """With ROOEFT_LIBRARY_DIR, cling must parse the headers the library was built from (the
+    build's include/ snapshot), not cpp/include edited since: a mismatch corrupts the heap."""
+    from rooeft import _roofit
+
+    monkeypatch.setenv("ROOEFT_LIBRARY_DIR", str(tmp_path))
+    fallback = _roofit.include_dir()
+    assert fallback != tmp_path / "include" and (fallback / "RooEFT" / "RooEFTUnbinnedPdf.h").is_file()
+    (tmp_path / "include" / "RooEFT").mkdir(parents=True)
+    assert _roofit.include_dir() == tmp_path / "include"

@@ -33,7 +33,12 @@ def library_path() -> Path:
 
 
 def include_dir() -> Path:
-    """Directory holding the public headers (``RooEFT/*.h``)."""
+    """Directory holding the public headers (``RooEFT/*.h``): the installed ones, or with
+    ``$ROOEFT_LIBRARY_DIR`` the snapshot its build took (``<dir>/include``, the headers the library
+    was compiled from; the source tree's may have been edited since)."""
+    override = os.environ.get("ROOEFT_LIBRARY_DIR")
+    if override and (Path(override) / "include" / "RooEFT").is_dir():
+        return Path(override) / "include"
     installed = Path(__file__).resolve().parent / "include"
     if installed.is_dir():
         return installed
