@@ -94,24 +94,6 @@ class Setup:
     reference_inputs: np.ndarray
 
 
-def select_rows(n_events: int, events: npt.ArrayLike | None) -> np.ndarray:
-    """The event indices to train on: all, or the validated subset ``events`` (indices or mask)."""
-    if events is None:
-        return np.arange(n_events)
-    sel = np.asarray(events)
-    if sel.dtype == bool:
-        if sel.shape != (n_events,):
-            raise ValueError(f"events mask has shape {sel.shape}, expected ({n_events},)")
-        sel = np.flatnonzero(sel)
-    elif not np.issubdtype(sel.dtype, np.integer) or sel.ndim != 1:
-        raise ValueError("events must be a boolean mask or a 1-d array of event indices")
-    if sel.size == 0:
-        raise ValueError("events selects no events: empty sample")
-    if sel.min() < 0 or sel.max() >= n_events:
-        raise ValueError(f"events indices out of range for {n_events} events")
-    return np.unique(sel)
-
-
 def setup(x: np.ndarray, rows: np.ndarray, config: EstimatorConfig) -> Setup:
     """Seeded split of ``rows``, standardisation from the training part, reference inputs."""
     from rooeft.nn._common import split_rows

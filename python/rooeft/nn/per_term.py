@@ -46,9 +46,10 @@ from rooeft.nn._common import (
     check_names,
     check_observables_match,
     check_structure_constants,
+    select_rows,
 )
 from rooeft.nn._modules import EnsembleMLP, Standardize
-from rooeft.nn.base import TrainedEstimator, check_row_total, provenance, run_module, select_rows, setup
+from rooeft.nn.base import TrainedEstimator, check_row_total, provenance, run_module, setup
 from rooeft.nn.quadratic import _eft_columns
 from rooeft.nn.training import fit
 from rooeft.terms import n_terms

@@ -44,9 +44,10 @@ from rooeft.nn._common import (
     check_features,
     check_names,
     check_structure_constants,
+    select_rows,
 )
 from rooeft.nn._modules import EnsembleMLP, Standardize
-from rooeft.nn.base import TrainedEstimator, check_row_total, provenance, select_rows, setup
+from rooeft.nn.base import TrainedEstimator, check_row_total, provenance, setup
 from rooeft.nn.training import fit
 from rooeft.terms import monomials, quadratic_pairs
 

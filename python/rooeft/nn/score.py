@@ -27,9 +27,9 @@ import numpy.typing as npt
 import torch
 from torch import nn
 
-from rooeft.nn._common import EstimatorConfig, check_features, check_names, check_structure_constants
+from rooeft.nn._common import EstimatorConfig, check_features, check_names, check_structure_constants, select_rows
 from rooeft.nn._modules import EnsembleMLP, Standardize
-from rooeft.nn.base import TrainedEstimator, provenance, select_rows, setup
+from rooeft.nn.base import TrainedEstimator, provenance, setup
 from rooeft.nn.training import fit
 from rooeft.terms import monomials, quadratic_pairs
 

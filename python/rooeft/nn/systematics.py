@@ -29,9 +29,10 @@ from rooeft.nn._common import (
     check_names,
     check_weights,
     process_indices,
+    select_rows,
 )
 from rooeft.nn._modules import EnsembleMLP, Standardize
-from rooeft.nn.base import TrainedEstimator, provenance, select_rows, setup
+from rooeft.nn.base import TrainedEstimator, provenance, setup
 from rooeft.nn.training import fit
 
 __all__ = ["SystematicConfig", "SystematicEstimator", "SystematicModule", "train_systematic_ratios"]

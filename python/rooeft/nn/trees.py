@@ -60,7 +60,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from rooeft.nn._common import check_features, check_names, check_observables_match, check_structure_constants
+from rooeft.nn._common import (
+    check_features,
+    check_names,
+    check_observables_match,
+    check_structure_constants,
+    select_rows,
+)
 from rooeft.nn.quadratic import theta_gram
 from rooeft.terms import monomials, quadratic_pairs
 
@@ -559,23 +565,6 @@ def _split(rows: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np
     return np.sort(rows[perm[n_val:]]), np.sort(rows[perm[:n_val]])
 
 
-def _select(n_events: int, events: npt.ArrayLike | None) -> np.ndarray:
-    if events is None:
-        return np.arange(n_events)
-    sel = np.asarray(events)
-    if sel.dtype == bool:
-        if sel.shape != (n_events,):
-            raise ValueError(f"events mask has shape {sel.shape}, expected ({n_events},)")
-        sel = np.flatnonzero(sel)
-    elif not np.issubdtype(sel.dtype, np.integer) or sel.ndim != 1:
-        raise ValueError("events must be a boolean mask or a 1-d array of event indices")
-    if sel.size == 0:
-        raise ValueError("events selects no events: empty sample")
-    if sel.min() < 0 or sel.max() >= n_events:
-        raise ValueError(f"events indices out of range for {n_events} events")
-    return np.unique(sel)
-
-
 def train_boosted_trees(
     x: npt.ArrayLike,
     structure_constants: npt.ArrayLike,
@@ -598,7 +587,7 @@ def train_boosted_trees(
     coefs = check_names("coefficients", coefficients)
     arr = check_features(x, obs)
     w = check_structure_constants(structure_constants, arr.shape[0], coefs, name="structure_constants")
-    rows = _select(arr.shape[0], events)
+    rows = select_rows(arr.shape[0], events)
     if not float(np.sum(w[rows, 0])) > 0:
         raise ValueError(f"structure_constants[:, 0] (SM weights) of the selected events sum to {np.sum(w[rows, 0])}")
     n = len(coefs)
