@@ -19,7 +19,7 @@ import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -129,6 +129,22 @@ def export_onnx(
             f"onnxruntime disagrees with torch: max |diff| {diff.max():.3g} in column "
             f"{interface.outputs[worst[1]]!r} (event {worst[0]}: onnx {got[worst]:.7g}, torch {expected[worst]:.7g})"
         )
+
+    return write_export(path, model, interface, ref_in, expected, diff)
+
+
+def write_export(
+    path: Path,
+    model: Any,
+    interface: ModelInterface,
+    ref_in: np.ndarray,
+    expected: np.ndarray,
+    diff: np.ndarray,
+) -> ExportResult:
+    """Write a validated model's three files atomically: ``path`` (the ONNX model), ``.json`` (its
+    metadata) and ``.ref.npz`` (reference inputs and the expected outputs, for ``rooeft export
+    --check``); ``diff`` is |onnxruntime − reference| on ``ref_in``. Used by every exporter."""
+    import onnx
 
     from rooeft.safeio import atomic_write
 

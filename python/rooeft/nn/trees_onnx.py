@@ -21,14 +21,13 @@ tree model with no tree-specific code: ONNX Runtime's CPU provider runs the ``ai
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rooeft.nn.export import ExportResult, ExportValidationError
+from rooeft.nn.export import ExportResult, ExportValidationError, write_export
 from rooeft.nn.trees import TreeEnsemble, TreeEstimator
 from rooeft.onnx_convention import ModelInterface, read_interface, write_interface
 from rooeft.terms import quadratic_pairs
@@ -198,10 +197,8 @@ def export_trees(
     they differ by more than ``atol · max(1, max|numpy|) + rtol · |numpy|``. Files are written
     atomically (:func:`rooeft.safeio.atomic_write`).
     """
-    import onnx
 
     from rooeft.onnx import session
-    from rooeft.safeio import atomic_write
 
     path = Path(path)
     if path.suffix != ".onnx":
@@ -237,19 +234,4 @@ def export_trees(
             f"onnxruntime disagrees with the numpy trees: max |diff| {diff.max():.3g} in column "
             f"{interface.outputs[worst[1]]!r} (event {worst[0]}: onnx {got[worst]:.7g}, numpy {expected[worst]:.7g})"
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    meta_path, ref_path = path.with_suffix(".json"), path.with_suffix(".ref.npz")
-    with atomic_write(path, suffix=".onnx") as tmp:
-        onnx.save_model(model, str(tmp), save_as_external_data=False)
-    with atomic_write(meta_path) as tmp:
-        tmp.write_text(json.dumps({k: json.loads(v) for k, v in interface.metadata().items()}, indent=1))
-    with atomic_write(ref_path) as tmp, tmp.open("wb") as f:
-        np.savez(
-            f,
-            inputs=ref,
-            outputs=expected.astype(np.float32),
-            columns=np.array(interface.outputs),
-            observables=np.array(interface.observables),
-        )
-    rel = diff / np.maximum(np.abs(expected), 1e-30)
-    return ExportResult(path, meta_path, ref_path, float(diff.max()), float(rel.max()))
+    return write_export(path, model, interface, ref, expected, diff)
