@@ -292,17 +292,6 @@ def test_configs_without_signal_are_refused(inputs: Path) -> None:
         ladder(inputs / "analysis.yaml", workspace=inputs / "cal" / "steps" / "stage00.root")
 
 
-def test_library_never_imports_the_examples() -> None:
-    import ast
-
-    import rooeft.ladder
-
-    tree = ast.parse(Path(rooeft.ladder.__file__).read_text())
-    names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
-    names += [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
-    assert not [n for n in names if n.startswith("rooeft.examples")]
-
-
 def test_command(inputs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from rooeft import cli
 
