@@ -12,9 +12,19 @@ Examples::
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 __all__ = ["config_values", "register"]
+
+
+def _cmake_dir(libdir: Path) -> Path:
+    """Where RooEFTConfig.cmake is: ``<libdir>/cmake/RooEFT`` when installed, the build directory
+    itself when ``ROOEFT_LIBRARY_DIR`` points at a build."""
+    installed = libdir / "cmake" / "RooEFT"
+    if not (installed / "RooEFTConfig.cmake").is_file() and (libdir / "RooEFTConfig.cmake").is_file():
+        return libdir
+    return installed
 
 
 def config_values() -> dict[str, str]:
@@ -27,7 +37,7 @@ def config_values() -> dict[str, str]:
         "libdir": str(libdir),
         "library": str(_roofit.library_path()),
         "incdir": str(_roofit.include_dir()),
-        "cmake": str(libdir / "cmake" / "RooEFT"),
+        "cmake": str(_cmake_dir(libdir)),
         "cflags": f"-I{_roofit.include_dir()}",
         "ldflags": f"-L{libdir} -lRooEFT -Wl,-rpath,{libdir}",
         "onnxruntime": str(ort) if ort else "",
