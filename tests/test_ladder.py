@@ -233,17 +233,35 @@ def test_masked_nll_is_the_signal_only_likelihood(inputs: Path, unbinned: Any) -
         integral = np.sum(w_all * ratio(cols_all, m)) / np.sum(w_all)
         return float(nu - np.sum(asimov * np.log(nu * ratio(cols, m) / integral)))
 
-    nll = model.likelihood(spec)
-    assert model.kernel_fallback is not None and "mask_unb_bkg" in model.kernel_fallback
+    # RooFit's NLL and the closed-form kernel (the masked rate is a constant slot of the kernel)
+    roofit = Model(inputs / "cal" / "steps" / "stage00.root", engine="roofit")
+    nll = roofit.nll(spec)
+    knll = model.likelihood(spec)
+    assert model.kernel_fallback is None and hasattr(knll, "kernel")
+    nominal = {n: model.var(n).getVal() for n in knll.names}
 
     def nll_workspace(theta: list[float]) -> float:
-        model.set_values({"c1": theta[0], "c2": theta[1]})
+        roofit.set_values({"c1": theta[0], "c2": theta[1]})
         return float(nll.getVal())
 
-    ref_np, ref_ws = nll_numpy([0.0, 0.0]), nll_workspace([0.0, 0.0])
+    def nll_kernel(theta: list[float]) -> float:
+        return float(knll.value({**nominal, "c1": theta[0], "c2": theta[1]}))
+
+    ref_np, ref_ws, ref_k = nll_numpy([0.0, 0.0]), nll_workspace([0.0, 0.0]), nll_kernel([0.0, 0.0])
     for theta in ([0.3, 0.0], [0.0, -0.4], [0.5, 0.5], [-1.0, 0.7]):
         expected = nll_numpy(theta) - ref_np
         assert nll_workspace(theta) - ref_ws == pytest.approx(expected, rel=1e-6, abs=1e-6), theta
+        assert nll_kernel(theta) - ref_k == pytest.approx(expected, rel=1e-6, abs=1e-6), theta
+    # the kernel's gradient in θ is exact: central differences of its value
+    g = knll.gradient({**nominal, "c1": 0.3, "c2": -0.2})
+    h = 1e-5
+    for k, name in enumerate(("c1", "c2")):
+        i = knll.names.index(name)
+        up = {**nominal, "c1": 0.3, "c2": -0.2}
+        dn = dict(up)
+        up[name] += h
+        dn[name] -= h
+        assert g[i] == pytest.approx((knll.value(up) - knll.value(dn)) / (2 * h), rel=1e-5, abs=1e-6), k
 
 
 def test_masking_is_validated(inputs: Path) -> None:

@@ -13,6 +13,8 @@
 #include <Math/Minimizer.h>
 #include <RooAbsCollection.h>
 #include <RooAbsRealLValue.h>
+#include <RooArgList.h>
+#include <RooConstVar.h>
 
 #include <algorithm>
 #include <cmath>
@@ -121,6 +123,21 @@ NLLKernel::NLLKernel(const std::vector<std::string> &parameters) : _names(parame
 
 NLLKernel::~NLLKernel() = default;
 
+std::vector<std::size_t> NLLKernel::rateIndices(const std::string &owner, const RooAbsCollection &list)
+{
+   std::vector<std::size_t> out;
+   for (RooAbsArg *a : list) {
+      if (auto *c = dynamic_cast<RooConstVar *>(a)) {
+         out.push_back(_names.size() + _fixed.size());
+         _fixed.push_back(c->getVal());
+         continue;
+      }
+      RooArgList one(*a);
+      out.push_back(indicesOf(*this, owner, one).front());
+   }
+   return out;
+}
+
 std::size_t NLLKernel::index(const std::string &name) const
 {
    auto it = std::find(_names.begin(), _names.end(), name);
@@ -170,7 +187,7 @@ void NLLKernel::addUnbinned(const RooEFTUnbinnedPdf &pdf, const std::vector<floa
    ch->iTheta = indicesOf(*this, owner, pdf._theta);
    ch->iShape = indicesOf(*this, owner, pdf._nuShape);
    ch->iNorm = indicesOf(*this, owner, pdf._nuNorm);
-   ch->iRate = indicesOf(*this, owner, pdf._rates);
+   ch->iRate = rateIndices(owner, pdf._rates);
    for (std::size_t i = 0; i < n; ++i) {
       if (!std::isfinite(weights[i]))
          throw std::invalid_argument(kernelName() + owner + ": weight of event " + std::to_string(i) +
@@ -245,7 +262,7 @@ void NLLKernel::addBinned(const RooEFTTemplatePdf &pdf, const std::vector<double
    ch->rateProcess = pdf._rateProcess;
    ch->iTheta = indicesOf(*this, owner, pdf._theta);
    ch->iNu = indicesOf(*this, owner, pdf._nu);
-   ch->iRate = indicesOf(*this, owner, pdf._rates);
+   ch->iRate = rateIndices(owner, pdf._rates);
    ch->iGamma = indicesOf(*this, owner, pdf._gammas);
    _binned.push_back(std::move(ch));
 }
@@ -685,9 +702,25 @@ double NLLKernel::binnedTerm(const Binned &ch, const double *x, double *grad) co
 
 double NLLKernel::evaluate(const double *x, double *grad) const
 {
+   if (!_fixed.empty()) { // constant rate modifiers: the channel terms read them after the parameters
+      const std::size_t n = _names.size();
+      std::vector<double> xe(x, x + n);
+      xe.insert(xe.end(), _fixed.begin(), _fixed.end());
+      if (!grad)
+         return evaluateExtended(xe.data(), nullptr);
+      std::vector<double> ge(xe.size(), 0.0);
+      const double v = evaluateExtended(xe.data(), ge.data());
+      std::copy(ge.begin(), ge.begin() + static_cast<std::ptrdiff_t>(n), grad);
+      return v;
+   }
+   return evaluateExtended(x, grad);
+}
+
+double NLLKernel::evaluateExtended(const double *x, double *grad) const
+{
    if (grad) {
       ++_gradCalls;
-      std::fill(grad, grad + _names.size(), 0.0);
+      std::fill(grad, grad + _names.size() + _fixed.size(), 0.0);
    } else {
       ++_valueCalls;
    }

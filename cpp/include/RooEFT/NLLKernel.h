@@ -76,6 +76,8 @@ class Minimizer;
 }
 } // namespace ROOT
 
+class RooAbsCollection;
+
 namespace RooEFT {
 
 class NLLKernel {
@@ -146,6 +148,11 @@ private:
       double mean, sigma, lo, hi;
    };
    double evaluate(const double *x, double *grad) const;
+   /// evaluate() on the parameters followed by the fixed slots (`grad` of the same length).
+   double evaluateExtended(const double *x, double *grad) const;
+   /// Indices of a pdf's rate modifiers: parameters by name, and a RooConstVar (e.g. the 0 of a
+   /// masked process) as a fixed slot after the parameters (`_fixed`), which no gradient reaches.
+   std::vector<std::size_t> rateIndices(const std::string &owner, const RooAbsCollection &list);
    double unbinnedTerm(const Unbinned &ch, const double *x, double *grad) const;
    double binnedTerm(const Binned &ch, const double *x, double *grad) const;
 
@@ -153,6 +160,7 @@ private:
    std::vector<std::unique_ptr<Unbinned>> _unbinned;
    std::vector<std::unique_ptr<Binned>> _binned;
    std::vector<Constraint> _constraints;
+   std::vector<double> _fixed; ///< values of the constant rate modifiers, slots nParameters() + k
    unsigned _threads = 1;
    double _constant = 0.0;
    mutable std::atomic<std::size_t> _valueCalls{0}; //!

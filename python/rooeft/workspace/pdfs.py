@@ -162,7 +162,7 @@ def unbinned_pdf(b: RooObjects, ch: ChannelInput) -> tuple[Any, dict[str, float]
 
     A masked process (``masked: true``) gets the constant rate modifier 0 and no MC-statistics
     parameter; its events still normalise the shape (:func:`_set_normalisation_sample`). The
-    closed-form kernel takes parameters only, so inference on such a workspace runs RooFit's NLL."""
+    closed-form kernel reads the constant as a fixed rate (no gradient)."""
     R = b.ROOT
     cfg = ch.cfg
     assert isinstance(cfg, UnbinnedChannel)
